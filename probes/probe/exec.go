@@ -1,0 +1,24 @@
+package probe
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+)
+
+// ExecRunner is the only code in diagnose that starts programs (strace,
+// jcmd). It runs them with LC_ALL=C so their output parses the same
+// everywhere, no standard input, and ctx's deadline.
+func ExecRunner(ctx context.Context, name string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	if err := cmd.Run(); err != nil {
+		return out.Bytes(), fmt.Errorf("%s: %w", name, err)
+	}
+	return out.Bytes(), nil
+}

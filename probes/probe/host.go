@@ -1,0 +1,86 @@
+// Package probe is what every fact source shares: the Host a reading is taken
+// from, the Status a probe reports, and the Reader a sampler drives.
+//
+// Every probe reads through a Host, which carries the root directory (so the
+// same code runs against the live system at "/" or against a recorded fixture
+// tree under testdata/), the time of the reading, and the only way to run an
+// external program. Probes never sleep: the Sampler takes readings over a
+// window and probes compute rates from the injected times.
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/shirou/gopsutil/v4/common"
+)
+
+// MaxFileBytes bounds every read of a /proc or /sys file: their stat sizes
+// cannot be trusted (0 or 4096), and a hostile or broken file must not make
+// diagnose allocate without limit.
+const MaxFileBytes = 1 << 20
+
+// Host is where and when a reading is taken.
+type Host struct {
+	// Root is the directory that stands for "/": "/" live, a fixture tree in tests.
+	Root string
+	// Now is the time of this reading (injected, so rates are deterministic in tests).
+	Now time.Time
+	// Run runs an external program (strace, jcmd); nil means none may be run.
+	Run Runner
+}
+
+// Runner runs a program with arguments and returns its combined output.
+type Runner func(ctx context.Context, name string, args ...string) ([]byte, error)
+
+// Path joins a system path such as "/proc/stat" onto the host root.
+func (h Host) Path(elem ...string) string {
+	return filepath.Join(append([]string{h.root()}, elem...)...)
+}
+
+func (h Host) root() string {
+	if h.Root == "" {
+		return "/"
+	}
+	return h.Root
+}
+
+// ReadFile reads a system file, bounded to MaxFileBytes.
+func (h Host) ReadFile(elem ...string) ([]byte, error) {
+	p := h.Path(elem...)
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", p, err)
+	}
+	if len(b) > MaxFileBytes {
+		return nil, fmt.Errorf("read %s: %w", p, ErrTooLarge)
+	}
+	return b, nil
+}
+
+// ErrTooLarge is returned for system files larger than MaxFileBytes.
+var ErrTooLarge = errors.New("file larger than 1 MiB")
+
+// GopsutilContext returns ctx carrying this host's roots, so gopsutil reads
+// the fixture tree (or the live system) without process-wide HOST_* variables.
+func (h Host) GopsutilContext(ctx context.Context) context.Context {
+	return context.WithValue(ctx, common.EnvKey, common.EnvMap{
+		common.HostProcEnvKey: h.Path("proc"),
+		common.HostSysEnvKey:  h.Path("sys"),
+		common.HostEtcEnvKey:  h.Path("etc"),
+		common.HostDevEnvKey:  h.Path("dev"),
+		common.HostRunEnvKey:  h.Path("run"),
+		common.HostRootEnvKey: h.root(),
+		common.HostVarEnvKey:  h.Path("var"),
+	})
+}

@@ -1,0 +1,108 @@
+package probe
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"unicode/utf8"
+)
+
+// State says whether a probe delivered its facts.
+type State string
+
+const (
+	OK          State = "ok"
+	Unavailable State = "unavailable" // the system cannot give it here (feature, permission, no such process)
+	Error       State = "error"       // the probe failed unexpectedly (garbled input)
+)
+
+// Status is a probe's (or one fact's) outcome. Reason says why it is not ok
+// and Fix what would make it ok, in words a person can act on.
+type Status struct {
+	State  State  `json:"state"`
+	Reason string `json:"reason,omitempty"`
+	Fix    string `json:"fix,omitempty"`
+}
+
+// Statuses maps fact paths ("cpu", "process.read_bytes_per_s") to their
+// status. A path's status covers every fact below it.
+type Statuses map[string]Status
+
+// Reader takes readings over a sampling window for one probe.
+//
+// The sampler calls Read at the start of the window, every interval the probe
+// asks for (if any) and at the end, each time with a Host whose Now is the
+// time of that reading. Read must not sleep; it records its own failures.
+// Finish computes the section's facts from the readings and returns them with
+// their statuses, keyed by path relative to the section: "" for the section
+// itself (always present), "read_bytes_per_s" for one fact below it.
+type Reader interface {
+	Read(h Host)
+	Finish() (any, Statuses)
+}
+
+// Target is what a run is about: a process and/or a cgroup (zero: the system).
+type Target struct {
+	PID    int    `json:"pid,omitempty"`
+	Cgroup string `json:"cgroup,omitempty"`
+}
+
+// Options are run-wide settings some probes honour.
+type Options struct {
+	// Strace attaches strace to the target for the window (ptrace: slows it down).
+	Strace bool
+	// StraceFile is a strace -c summary a person already has.
+	StraceFile string
+}
+
+// ErrNoProcess means the target process does not exist (or no longer does).
+var ErrNoProcess = errors.New("no such process")
+
+// StatusOf turns a read error into a status with a reason and a fix.
+func StatusOf(err error, what string) Status {
+	switch {
+	case err == nil:
+		return Status{State: OK}
+	case errors.Is(err, fs.ErrPermission):
+		return Status{State: Unavailable, Reason: fmt.Sprintf("%s: permission denied", what), Fix: "run as root or with CAP_SYS_PTRACE"}
+	case errors.Is(err, ErrNoProcess):
+		return Status{State: Unavailable, Reason: fmt.Sprintf("%s: the process ended", what)}
+	case errors.Is(err, fs.ErrNotExist):
+		return Status{State: Unavailable, Reason: fmt.Sprintf("%s: not present on this system (%v)", what, err)}
+	default:
+		return Status{State: Error, Reason: fmt.Sprintf("%s: %v", what, err)}
+	}
+}
+
+// Sanitize makes a system string (process name, command line, path) inert:
+// control bytes, C1 controls and invalid UTF-8 become visible escapes, so
+// nothing read from the system can drive a terminal.
+func Sanitize(s string) string {
+	clean := true
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == utf8.RuneError {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for len(s) > 0 {
+		r, n := utf8.DecodeRuneInString(s)
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[0])
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case r >= 0x80 && r < 0xa0:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteString(s[:n])
+		}
+		s = s[n:]
+	}
+	return b.String()
+}

@@ -1,0 +1,101 @@
+// Package probes holds the typed fact tree that playbooks read, the explicit
+// registry of probes that fill it, the sampler that drives them over one
+// window, and snapshots (recorded facts) for replay.
+package probes
+
+import (
+	"time"
+
+	"github.com/diagnose-sh/diagnose/probes/cgroup"
+	"github.com/diagnose-sh/diagnose/probes/cpu"
+	"github.com/diagnose-sh/diagnose/probes/disk"
+	"github.com/diagnose-sh/diagnose/probes/hostinfo"
+	"github.com/diagnose-sh/diagnose/probes/jvm"
+	"github.com/diagnose-sh/diagnose/probes/memory"
+	"github.com/diagnose-sh/diagnose/probes/netstat"
+	"github.com/diagnose-sh/diagnose/probes/oomlog"
+	"github.com/diagnose-sh/diagnose/probes/probe"
+	"github.com/diagnose-sh/diagnose/probes/process"
+	"github.com/diagnose-sh/diagnose/probes/psi"
+	"github.com/diagnose-sh/diagnose/probes/syscalls"
+	"github.com/diagnose-sh/diagnose/probes/threads"
+)
+
+// Facts is everything diagnose knows about a system and a target. Each field
+// is one probe's section; its expr and json names are the same, so what
+// `diagnose collect` writes is exactly what a playbook reads.
+type Facts struct {
+	Host     hostinfo.Facts `expr:"host" json:"host"`
+	CPU      cpu.Facts      `expr:"cpu" json:"cpu"`
+	Memory   memory.Facts   `expr:"memory" json:"memory"`
+	PSI      psi.Facts      `expr:"psi" json:"psi"`
+	Disks    disk.Facts     `expr:"disks" json:"disks"`
+	Process  process.Facts  `expr:"process" json:"process"`
+	Threads  threads.Facts  `expr:"threads" json:"threads"`
+	Syscalls syscalls.Facts `expr:"syscalls" json:"syscalls"`
+	Net      netstat.Facts  `expr:"net" json:"net"`
+	Cgroup   cgroup.Facts   `expr:"cgroup" json:"cgroup"`
+	OOM      oomlog.Facts   `expr:"oom" json:"oom"`
+	JVM      jvm.Facts      `expr:"jvm" json:"jvm"`
+}
+
+// Probe is one entry of the registry.
+type Probe struct {
+	// Name is the section of Facts the probe fills.
+	Name string
+	// Doc says in a line what the probe reads.
+	Doc string
+	// Interval asks the sampler for readings between start and end (0: none).
+	Interval time.Duration
+	// NeedsPID: without a target process the probe has nothing to read.
+	NeedsPID bool
+	// New makes a reader for one run.
+	New func(t probe.Target, o probe.Options) probe.Reader
+
+	set func(f *Facts, v any) bool
+}
+
+func entry[T any](name, doc string, field func(*Facts) *T, newReader func(probe.Target, probe.Options) probe.Reader) Probe {
+	return Probe{Name: name, Doc: doc, New: newReader, set: func(f *Facts, v any) bool {
+		t, ok := v.(T)
+		if ok {
+			*field(f) = t
+		}
+		return ok
+	}}
+}
+
+func withInterval(p Probe, d time.Duration) Probe { p.Interval = d; return p }
+
+func needsPID(p Probe) Probe { p.NeedsPID = true; return p }
+
+// Registry lists every probe, in report order. It is the one place to read
+// what diagnose can observe.
+func Registry() []Probe {
+	return []Probe{
+		entry("host", "kernel, CPU count, uptime, load averages, container view (/proc/loadavg, /proc/uptime)",
+			func(f *Facts) *hostinfo.Facts { return &f.Host }, hostinfo.New),
+		entry("cpu", "CPU time shares, run queue, blocked tasks, context switches (/proc/stat), like vmstat",
+			func(f *Facts) *cpu.Facts { return &f.CPU }, cpu.New),
+		entry("memory", "memory and swap use, swap-in/out, major faults, page scans (/proc/meminfo, /proc/vmstat)",
+			func(f *Facts) *memory.Facts { return &f.Memory }, memory.New),
+		entry("psi", "pressure stall information for cpu, io and memory (/proc/pressure)",
+			func(f *Facts) *psi.Facts { return &f.PSI }, psi.New),
+		entry("disks", "per-disk utilisation, IOPS, throughput, await, queue size (/proc/diskstats), like iostat -x",
+			func(f *Facts) *disk.Facts { return &f.Disks }, disk.New),
+		needsPID(entry("process", "the target process: CPU, context switches, run-queue delay, RSS, fds, I/O (/proc/PID)",
+			func(f *Facts) *process.Facts { return &f.Process }, process.New)),
+		needsPID(withInterval(entry("threads", "thread wait profile: every thread's state, wchan and syscall sampled over the window",
+			func(f *Facts) *threads.Facts { return &f.Threads }, threads.New), 10*time.Millisecond)),
+		needsPID(entry("syscalls", "syscall summary from strace -c (only with --strace or --strace-file)",
+			func(f *Facts) *syscalls.Facts { return &f.Syscalls }, syscalls.New)),
+		entry("net", "TCP retransmits, listen overflows, UDP buffer errors, the target's sockets (/proc/net)",
+			func(f *Facts) *netstat.Facts { return &f.Net }, netstat.New),
+		entry("cgroup", "the target's cgroup: memory limit and usage, OOM events, CPU quota and throttling",
+			func(f *Facts) *cgroup.Facts { return &f.Cgroup }, cgroup.New),
+		entry("oom", "kernel OOM-kill records from the kernel log (/dev/kmsg)",
+			func(f *Facts) *oomlog.Facts { return &f.OOM }, oomlog.New),
+		entry("jvm", "JVMs in the target cgroup: heap and non-heap budget against the limit",
+			func(f *Facts) *jvm.Facts { return &f.JVM }, jvm.New),
+	}
+}
