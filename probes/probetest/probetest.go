@@ -1,0 +1,143 @@
+// Package probetest holds what probe tests share: fixture readings, golden
+// files with an -update flag, and the lock that keeps live workload tests
+// from disturbing each other when packages are tested in parallel.
+package probetest
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/diagnose-sh/diagnose/probes/probe"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files with the facts the code now produces")
+
+// RepoRoot returns the repository root (the directory holding go.mod).
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("cannot locate probetest source")
+	}
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// Fixture returns the path of a fixture directory under testdata/hosts.
+func Fixture(t testing.TB, elem ...string) string {
+	t.Helper()
+	return filepath.Join(append([]string{RepoRoot(t), "testdata", "hosts"}, elem...)...)
+}
+
+// Replay drives r over recorded readings: each root is one reading, taken
+// step apart starting at a fixed time, and returns Finish's result.
+func Replay(r probe.Reader, step time.Duration, roots ...string) (any, probe.Statuses) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for i, root := range roots {
+		r.Read(probe.Host{Root: root, Now: t0.Add(time.Duration(i) * step)})
+	}
+	return r.Finish()
+}
+
+// Golden compares got, as indented JSON, with the golden file at path;
+// with -update it rewrites the file instead.
+func Golden(t testing.TB, path string, got any) {
+	t.Helper()
+	b, err := json.MarshalIndent(got, "", "  ")
+	if err != nil {
+		t.Fatalf("marshal: %v", err)
+	}
+	b = append(b, '\n')
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden (run with -update to create it): %v", err)
+	}
+	if string(want) != string(b) {
+		t.Errorf("facts differ from %s (run with -update if the change is intended)\n--- got ---\n%s\n--- want ---\n%s", path, b, want)
+	}
+}
+
+// Live marks a test that runs real workloads on this machine: it needs root
+// and Linux, and holds a machine-wide lock for its duration so that live tests
+// of different packages (run in parallel by go test) do not skew each other's
+// measurements. Set DIAGNOSE_SKIP_LIVE=1 to skip them.
+func Live(t testing.TB) {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skip("live test needs Linux")
+	}
+	if os.Getenv("DIAGNOSE_SKIP_LIVE") != "" {
+		t.Skip("DIAGNOSE_SKIP_LIVE is set")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("live test needs root")
+	}
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "diagnose-live-tests.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	})
+}
+
+// Need skips the test unless the named programs are installed; in CI
+// (CI=true) a missing program fails the test instead, since .ci/run installs them.
+func Need(t testing.TB, programs ...string) {
+	t.Helper()
+	for _, p := range programs {
+		if _, err := exec.LookPath(p); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("%s is not installed; .ci/run must install it", p)
+			}
+			t.Skipf("%s is not installed", p)
+		}
+	}
+}
+
+// BuildC compiles a C workload from testdata/workloads into a temporary
+// directory and returns the binary's path.
+func BuildC(t testing.TB, name string, flags ...string) string {
+	t.Helper()
+	Need(t, "gcc")
+	out := filepath.Join(t.TempDir(), name)
+	src := filepath.Join(RepoRoot(t), "testdata", "workloads", name+".c")
+	args := append([]string{"-O1", "-o", out, src}, flags...)
+	if b, err := exec.Command("gcc", args...).CombinedOutput(); err != nil {
+		t.Fatalf("gcc %s: %v\n%s", name, err, b)
+	}
+	return out
+}
+
+// Start starts a workload that is killed when the test ends.
+func Start(t testing.TB, name string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	return cmd
+}
