@@ -1,0 +1,201 @@
+package engine
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/expr-lang/expr"
+)
+
+// Result is what a playbook concluded over a set of facts.
+type Result struct {
+	Playbook    string    `json:"playbook"`
+	Description string    `json:"description,omitempty"`
+	Verdict     Verdict   `json:"verdict"`
+	Findings    []Finding `json:"findings"`
+	Unknown     []Unknown `json:"unknown"`
+}
+
+// Verdict is the one answer: the primary class, the other classes that also
+// fired, and the classes that were checked and found clean (exonerated).
+type Verdict struct {
+	// Class is the primary class, "none" when every rule was checked and none
+	// fired, or "inconclusive" when none fired but some could not be checked.
+	Class    string `json:"class"`
+	Severity string `json:"severity,omitempty"`
+	// Also lists the other classes with findings, most severe first.
+	Also []string `json:"also"`
+	// Exonerated classes had every rule evaluated and none fired.
+	Exonerated []string `json:"exonerated"`
+	// Unchecked classes had no finding but some rules were unknown.
+	Unchecked []string `json:"unchecked"`
+}
+
+// Finding is a rule that fired, with the numbers that made it fire.
+type Finding struct {
+	Rule     string   `json:"rule"`
+	Class    string   `json:"class"`
+	Severity string   `json:"severity"`
+	Evidence string   `json:"evidence"`
+	Explain  string   `json:"explain,omitempty"`
+	Next     []string `json:"next"`
+}
+
+// Unknown is a rule that could not be evaluated, and why.
+type Unknown struct {
+	Rule     string `json:"rule"`
+	Class    string `json:"class"`
+	Severity string `json:"severity"`
+	Reason   string `json:"reason"`
+}
+
+// Missing maps fact paths that were not delivered ("psi", "process.read_bytes_per_s")
+// to the reason, in words a person can act on.
+type Missing map[string]string
+
+// why returns the reason a set of fact paths cannot be trusted, or "".
+// A path is missing when it, a section above it, or a fact below it was not
+// delivered.
+func (m Missing) why(paths []string) string {
+	if len(m) == 0 {
+		return ""
+	}
+	var reasons []string
+	for _, p := range paths {
+		for k, reason := range m {
+			if k == p || strings.HasPrefix(p, k+".") || strings.HasPrefix(k, p+".") {
+				reasons = appendUnique(reasons, fmt.Sprintf("%s: %s", k, reason))
+			}
+		}
+	}
+	sort.Strings(reasons)
+	return strings.Join(reasons, "; ")
+}
+
+// Evaluate runs every rule over facts (a value of the schema's type) with the
+// given parameters. Rules that read a missing fact are Unknown, never a
+// silent non-match. Evaluate is safe for concurrent use.
+func (p *Playbook) Evaluate(facts any, params Values, missing Missing) (Result, error) {
+	env := p.schema.env()
+	if err := p.schema.values(facts, env); err != nil {
+		return Result{}, err
+	}
+	env["params"] = p.paramValue(params)
+	condErr := map[string]string{}
+	for _, c := range p.order {
+		env[c.Name] = false
+		if c.program == nil {
+			continue
+		}
+		if missing.why(c.reads) != "" {
+			continue // rules using it read the same paths and become unknown
+		}
+		v, err := expr.Run(c.program, env)
+		if err != nil {
+			condErr[c.Name] = fmt.Sprintf("condition %s failed: %s", c.Name, firstLine(err.Error()))
+			continue
+		}
+		env[c.Name] = v.(bool)
+	}
+
+	res := Result{Playbook: p.Name, Description: p.Description, Findings: []Finding{}, Unknown: []Unknown{}}
+	for _, r := range p.Rules {
+		if r.Disabled != "" || r.program == nil {
+			continue
+		}
+		reason := missing.why(r.reads)
+		for _, c := range r.conds {
+			if e := condErr[c]; e != "" && reason == "" {
+				reason = e
+			}
+		}
+		if reason == "" {
+			v, err := expr.Run(r.program, env)
+			switch {
+			case err != nil:
+				reason = "evaluation failed: " + firstLine(err.Error())
+			case v.(bool):
+				f := Finding{Rule: r.ID, Class: r.Class, Severity: r.Severity, Explain: r.Explain,
+					Evidence: r.evidence.render(env, missing.why), Next: []string{}}
+				for _, n := range r.next {
+					f.Next = append(f.Next, n.render(env, missing.why))
+				}
+				res.Findings = append(res.Findings, f)
+			}
+		}
+		if reason != "" {
+			res.Unknown = append(res.Unknown, Unknown{Rule: r.ID, Class: r.Class, Severity: r.Severity, Reason: reason})
+		}
+	}
+	p.sortFindings(res.Findings)
+	res.Verdict = p.verdict(res)
+	return res, nil
+}
+
+// sortFindings orders findings most severe first, ties by the order of the
+// playbook's classes, then by rule order.
+func (p *Playbook) sortFindings(fs []Finding) {
+	classRank := map[string]int{}
+	for i, c := range p.Classes {
+		classRank[c] = i
+	}
+	sort.SliceStable(fs, func(i, j int) bool {
+		a, b := fs[i], fs[j]
+		if sa, sb := SeverityRank(a.Severity), SeverityRank(b.Severity); sa != sb {
+			return sa > sb
+		}
+		return classRank[a.Class] < classRank[b.Class]
+	})
+}
+
+// verdict picks the primary class: the most severe finding at warning or
+// above, ties broken by the order of the playbook's classes. Info findings
+// are context and do not make a verdict.
+func (p *Playbook) verdict(res Result) Verdict {
+	v := Verdict{Class: "none", Also: []string{}, Exonerated: []string{}, Unchecked: []string{}}
+	fired := map[string]bool{}
+	for _, f := range res.Findings {
+		if SeverityRank(f.Severity) < SeverityRank("warning") {
+			continue
+		}
+		if v.Class == "none" {
+			v.Class, v.Severity = f.Class, f.Severity
+		} else if !fired[f.Class] {
+			v.Also = append(v.Also, f.Class)
+		}
+		fired[f.Class] = true
+	}
+	unknown := map[string]bool{} // info rules are context: they neither decide nor block a class
+	for _, u := range res.Unknown {
+		if SeverityRank(u.Severity) >= SeverityRank("warning") {
+			unknown[u.Class] = true
+		}
+	}
+	anyFinding := map[string]bool{}
+	for _, f := range res.Findings {
+		anyFinding[f.Class] = true
+	}
+	for _, c := range p.Classes {
+		switch {
+		case anyFinding[c]:
+		case unknown[c]:
+			v.Unchecked = append(v.Unchecked, c)
+		case p.hasActiveRule(c):
+			v.Exonerated = append(v.Exonerated, c)
+		}
+	}
+	if v.Class == "none" && len(v.Unchecked) > 0 {
+		v.Class = "inconclusive"
+	}
+	return v
+}
+
+func (p *Playbook) hasActiveRule(class string) bool {
+	for _, r := range p.Rules {
+		if r.Class == class && r.Disabled == "" {
+			return true
+		}
+	}
+	return false
+}
