@@ -8,8 +8,8 @@ import (
 // Error is one problem in a playbook, at a place in its file.
 type Error struct {
 	File    string `json:"file"`
-	Line    int    `json:"line"`   // 1-based
-	Column  int    `json:"column"` // 1-based
+	Line    int    `json:"line"`            // 1-based
+	Column  int    `json:"column"`          // 1-based
 	Where   string `json:"where,omitempty"` // `rule "cpu-bound"`, `condition "busy"`, `parameters`
 	Message string `json:"message"`
 	Snippet string `json:"snippet,omitempty"` // the offending source line and a caret under the column

@@ -1,20 +1,230 @@
-// Package cpu is a placeholder until its probe lands.
+// Package cpu reads the system-wide CPU picture that `vmstat 1` prints: time
+// shares (us, sy, id, wa, st), the run queue r and blocked tasks b, context
+// switches and interrupts per second, all over one sampling window.
+//
+// Sources (Documentation/filesystems/proc.rst, "1.7 Miscellaneous kernel statistics in /proc/stat"):
+//
+//	cpu  2041 0 2153 34806 410 0 57 94 0 0      (USER_HZ ticks, read with gopsutil cpu.TimesWithContext)
+//	intr 2307213 0 9 0 ...                      (first number: all interrupts since boot)
+//	ctxt 4263921                                (context switches since boot)
+//	procs_running 3                             (nr_running(): runnable tasks, the reader included)
+//	procs_blocked 0                             (nr_iowait(): tasks waiting on block I/O)
+//
+// Formulas are procps vmstat's (src/vmstat.c): with Δ between the first and
+// the last reading of the window and D = Δ(user+nice+system+irq+softirq+idle+iowait+steal),
+// us = Δ(user+nice)/D, sy = Δ(system+irq+softirq)/D, id, wa, st = Δx/D (×100).
+// guest and guest_nice are already inside user and nice and are not added.
 package cpu
 
-import "github.com/diagnose-sh/diagnose/probes/probe"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
 
-// Facts is this probe's section of the fact tree.
+	gcpu "github.com/shirou/gopsutil/v4/cpu"
+
+	"github.com/diagnose-sh/diagnose/probes/probe"
+)
+
+// Facts is the system-wide CPU over the sampling window, as vmstat shows it.
 type Facts struct {
-	Placeholder bool `expr:"placeholder" json:"placeholder"`
+	// UserPct is user+nice time, % of all CPU time (vmstat us).
+	UserPct float64 `expr:"user_pct" json:"user_pct" doc:"share of CPU time in user mode incl. nice, % (vmstat us)"`
+	// SystemPct is system+irq+softirq time, % (vmstat sy).
+	SystemPct float64 `expr:"system_pct" json:"system_pct" doc:"share of CPU time in the kernel incl. irq and softirq, % (vmstat sy)"`
+	// IdlePct is idle time, % (vmstat id).
+	IdlePct float64 `expr:"idle_pct" json:"idle_pct" doc:"share of CPU time idle, % (vmstat id)"`
+	// IowaitPct is idle time with a task of that CPU waiting on block I/O, % (vmstat wa).
+	IowaitPct float64 `expr:"iowait_pct" json:"iowait_pct" doc:"share of CPU time idle while tasks wait on block I/O, % (vmstat wa)"`
+	// StealPct is time the hypervisor ran something else, % (vmstat st).
+	StealPct float64 `expr:"steal_pct" json:"steal_pct" doc:"share of CPU time stolen by the hypervisor, % (vmstat st)"`
+	// IRQPct is hard+soft interrupt time, % (part of SystemPct).
+	IRQPct float64 `expr:"irq_pct" json:"irq_pct" doc:"share of CPU time in hard and soft interrupts, % (part of system_pct)"`
+	// BusyPct is 100 - idle - iowait - steal, %.
+	BusyPct float64 `expr:"busy_pct" json:"busy_pct" doc:"share of CPU time doing work: 100 - idle - iowait - steal, %"`
+	// RunQueue is runnable tasks (vmstat r), averaged over the window's
+	// readings, not counting diagnose's own threads.
+	RunQueue float64 `expr:"run_queue" json:"run_queue" doc:"runnable tasks averaged over the window, diagnose itself excluded (vmstat r)"`
+	// RunQueueMax is the highest run queue seen in one reading.
+	RunQueueMax float64 `expr:"run_queue_max" json:"run_queue_max" doc:"highest run queue in one reading of the window, diagnose excluded"`
+	// Blocked is tasks waiting on block I/O (vmstat b), averaged over the readings.
+	Blocked float64 `expr:"blocked" json:"blocked" doc:"tasks blocked on block I/O averaged over the window (vmstat b)"`
+	// BlockedMax is the highest blocked count seen in one reading.
+	BlockedMax float64 `expr:"blocked_max" json:"blocked_max" doc:"highest count of tasks blocked on block I/O in one reading"`
+	// CtxSwitchesPerS is context switches per second (vmstat cs).
+	CtxSwitchesPerS float64 `expr:"ctx_switches_per_s" json:"ctx_switches_per_s" doc:"context switches per second, all CPUs (vmstat cs)"`
+	// InterruptsPerS is interrupts per second (vmstat in).
+	InterruptsPerS float64 `expr:"interrupts_per_s" json:"interrupts_per_s" doc:"interrupts per second, all CPUs (vmstat in)"`
+	// Readings is how many readings r and b were averaged over.
+	Readings int `expr:"readings" json:"readings" doc:"number of readings run_queue and blocked were averaged over"`
+	// WindowS is the time between the first and the last reading.
+	WindowS float64 `expr:"window_s" json:"window_s" doc:"seconds between the first and the last reading"`
 }
 
-type reader struct{}
+// sample is one reading of /proc/stat.
+type sample struct {
+	at    time.Time
+	times gcpu.TimesStat // aggregate "cpu" line, seconds
+	stat  procStat
+	own   int // diagnose's own threads in state R at the reading
+	err   error
+}
 
-// New returns a reader for one run.
-func New(probe.Target, probe.Options) probe.Reader { return reader{} }
+type reader struct {
+	samples []sample
+}
 
-func (reader) Read(probe.Host) {}
+// New returns a reader for one run; the target is ignored (system-wide).
+func New(probe.Target, probe.Options) probe.Reader { return &reader{} }
 
-func (reader) Finish() (any, probe.Statuses) {
-	return Facts{}, probe.Statuses{"": {State: probe.Unavailable, Reason: "probe not implemented yet"}}
+// errNoCPULine is returned when gopsutil finds no aggregate cpu line.
+var errNoCPULine = errors.New("no aggregate cpu line in /proc/stat")
+
+// Read takes one reading of /proc/stat and counts diagnose's running threads.
+func (r *reader) Read(h probe.Host) {
+	s := sample{at: h.Now}
+	// Our own parser first: it reports a missing or unreadable file with its
+	// reason (gopsutil returns an empty list and no error in that case).
+	b, err := h.ReadFile("proc", "stat")
+	if err == nil {
+		s.stat, err = parseProcStat(b)
+	}
+	if err == nil {
+		s.own = ownRunning(h)
+		var ts []gcpu.TimesStat
+		ts, err = gcpu.TimesWithContext(h.GopsutilContext(context.Background()), false)
+		if err == nil && len(ts) == 0 {
+			err = errNoCPULine
+		}
+		if err == nil {
+			s.times = ts[0]
+		}
+	}
+	s.err = err
+	r.samples = append(r.samples, s)
+}
+
+// Finish computes the facts over the window.
+func (r *reader) Finish() (any, probe.Statuses) {
+	var f Facts
+	st := probe.Statuses{}
+	var good []sample
+	var firstErr error
+	for _, s := range r.samples {
+		if s.err != nil {
+			if firstErr == nil {
+				firstErr = s.err
+			}
+			continue
+		}
+		good = append(good, s)
+	}
+	if len(good) == 0 {
+		if firstErr == nil {
+			firstErr = errors.New("no reading taken")
+		}
+		st[""] = probe.StatusOf(firstErr, "/proc/stat")
+		return f, st
+	}
+	st[""] = probe.Status{State: probe.OK}
+
+	// r and b: averages over every reading that had them.
+	var rSum, bSum float64
+	var rN, bN int
+	for _, s := range good {
+		if s.stat.has&hasRunning != 0 {
+			v := float64(max(int64(s.stat.procsRunning)-int64(s.own), 0))
+			rSum += v
+			f.RunQueueMax = max(f.RunQueueMax, v)
+			rN++
+		}
+		if s.stat.has&hasBlocked != 0 {
+			v := float64(s.stat.procsBlocked)
+			bSum += v
+			f.BlockedMax = max(f.BlockedMax, v)
+			bN++
+		}
+	}
+	if rN > 0 {
+		f.RunQueue = rSum / float64(rN)
+	} else {
+		st["run_queue"] = missing("procs_running")
+		st["run_queue_max"] = missing("procs_running")
+	}
+	if bN > 0 {
+		f.Blocked = bSum / float64(bN)
+	} else {
+		st["blocked"] = missing("procs_blocked")
+		st["blocked_max"] = missing("procs_blocked")
+	}
+	f.Readings = max(rN, bN)
+
+	first, last := good[0], good[len(good)-1]
+	dt := last.at.Sub(first.at).Seconds()
+	f.WindowS = dt
+	rates := []string{"user_pct", "system_pct", "idle_pct", "iowait_pct", "steal_pct", "irq_pct", "busy_pct", "ctx_switches_per_s", "interrupts_per_s"}
+	if len(good) < 2 || dt <= 0 {
+		for _, k := range rates {
+			st[k] = probe.Status{State: probe.Unavailable, Reason: "needs two readings of /proc/stat some time apart; the window had one", Fix: "sample for a longer window (--duration)"}
+		}
+		return f, st
+	}
+
+	a, z := first.times, last.times
+	// Tick counters only grow, but idle and iowait can step back briefly
+	// under NO_HZ: clamp every delta at zero.
+	user := dsec(a.User, z.User) + dsec(a.Nice, z.Nice)
+	sys := dsec(a.System, z.System)
+	irq := dsec(a.Irq, z.Irq) + dsec(a.Softirq, z.Softirq)
+	idle := dsec(a.Idle, z.Idle)
+	iowait := dsec(a.Iowait, z.Iowait)
+	steal := dsec(a.Steal, z.Steal)
+	total := user + sys + irq + idle + iowait + steal
+	if total <= 0 {
+		for _, k := range rates[:7] {
+			st[k] = probe.Status{State: probe.Unavailable, Reason: "no CPU time elapsed between the readings of /proc/stat", Fix: "sample for a longer window (--duration)"}
+		}
+	} else {
+		pct := func(x float64) float64 { return 100 * x / total }
+		f.UserPct = pct(user)
+		f.SystemPct = pct(sys + irq)
+		f.IRQPct = pct(irq)
+		f.IdlePct = pct(idle)
+		f.IowaitPct = pct(iowait)
+		f.StealPct = pct(steal)
+		f.BusyPct = max(0, 100-f.IdlePct-f.IowaitPct-f.StealPct)
+	}
+	if first.stat.has&last.stat.has&hasCtxt != 0 {
+		f.CtxSwitchesPerS = float64(delta(first.stat.ctxt, last.stat.ctxt)) / dt
+	} else {
+		st["ctx_switches_per_s"] = missing("ctxt")
+	}
+	if first.stat.has&last.stat.has&hasIntr != 0 {
+		f.InterruptsPerS = float64(delta(first.stat.intr, last.stat.intr)) / dt
+	} else {
+		st["interrupts_per_s"] = missing("intr")
+	}
+	return f, st
+}
+
+func missing(line string) probe.Status {
+	return probe.Status{State: probe.Unavailable, Reason: fmt.Sprintf("/proc/stat has no %s line", line)}
+}
+
+// dsec is a clamped delta of two cumulative times in seconds.
+func dsec(a, b float64) float64 {
+	if b < a {
+		return 0
+	}
+	return b - a
+}
+
+// delta is a cumulative 64-bit counter's increase; a counter that went
+// backwards (reset) counts as no increase, never as a negative rate.
+func delta(a, b uint64) uint64 {
+	if b < a {
+		return 0
+	}
+	return b - a
 }

@@ -1,20 +1,375 @@
-// Package process is a placeholder until its probe lands.
+// Package process reads where one process's time and resources go over the
+// sampling window: CPU (user/system), run-queue delay, block-I/O delay,
+// context switches summed over all its threads, RSS, open files, storage
+// I/O and major faults.
+//
+// Sources (Linux; see ../../docs/probes-process.md and proc(5)):
+//
+//	/proc/PID/stat            whole thread group: utime stime majflt (USER_HZ ticks, counts)
+//	/proc/PID/status          Name, VmRSS, VmSwap, Threads, TracerPid
+//	/proc/PID/task/TID/stat   field 42 delayacct_blkio_ticks (per thread)
+//	/proc/PID/task/TID/status voluntary/nonvoluntary_ctxt_switches (per thread:
+//	                          the process file has the leader's only)
+//	/proc/PID/task/TID/schedstat  "run_ns wait_ns timeslices" (per thread)
+//	/proc/PID/io              read_bytes write_bytes (PTRACE_MODE_READ)
+//	/proc/PID/fd/             open descriptors (PTRACE_MODE_READ)
+//	/proc/sys/kernel/task_delayacct  whether block-I/O delay is accounted
 package process
 
-import "github.com/diagnose-sh/diagnose/probes/probe"
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strconv"
+	"time"
 
-// Facts is this probe's section of the fact tree.
+	"github.com/diagnose-sh/diagnose/probes/probe"
+)
+
+// userHZ is the unit of utime/stime/delayacct ticks: sysconf(_SC_CLK_TCK),
+// 100 on every Linux architecture diagnose supports.
+const userHZ = 100
+
+// Facts is the target process over the window. Rates and percentages are
+// computed from the first and last readings in which the process existed; a
+// share of 100 % means one CPU core (or one thread) for the whole window.
 type Facts struct {
-	Placeholder bool `expr:"placeholder" json:"placeholder"`
+	// PID is the process id (thread-group id).
+	PID int `expr:"pid" json:"pid" doc:"process id"`
+	// Name is the process name (comm).
+	Name string `expr:"name" json:"name" doc:"process name (comm, 15 bytes)"`
+	// Cmdline is the command line, arguments joined by spaces.
+	Cmdline string `expr:"cmdline" json:"cmdline" doc:"command line, arguments joined by spaces"`
+	// State is the main thread's state letter at the last reading (R S D T Z ...).
+	State string `expr:"state" json:"state" doc:"main thread's state letter at the last reading (R S D T Z); see threads.* for all threads"`
+	// Threads is the thread count at the last reading.
+	Threads int `expr:"threads" json:"threads" doc:"number of threads at the last reading"`
+	// Exited is true when the process ended during the window.
+	Exited bool `expr:"exited" json:"exited" doc:"the process ended during the window (facts cover the part observed)"`
+	// WindowS is the time the rates cover, in seconds.
+	WindowS float64 `expr:"window_s" json:"window_s" doc:"seconds between the first and last reading the rates are computed from"`
+	// CPUPct is user+system CPU time over wall time; 100 = one core busy.
+	CPUPct float64 `expr:"cpu_pct" json:"cpu_pct" doc:"CPU time (user+system) per wall time, 100 = one core"`
+	// UserPct is user-mode CPU time over wall time; 100 = one core.
+	UserPct float64 `expr:"user_pct" json:"user_pct" doc:"user-mode CPU per wall time, 100 = one core"`
+	// SystemPct is kernel-mode CPU time over wall time; 100 = one core.
+	SystemPct float64 `expr:"system_pct" json:"system_pct" doc:"kernel-mode CPU per wall time, 100 = one core"`
+	// RunqueueDelayPct is time runnable but waiting for a CPU, summed over threads, per wall time; 100 = one thread always waiting.
+	RunqueueDelayPct float64 `expr:"runqueue_delay_pct" json:"runqueue_delay_pct" doc:"time threads were runnable but waiting for a CPU (schedstat), summed over threads, per wall time; 100 = one thread waiting all the time (CPU starvation or cgroup throttling)"`
+	// BlkioDelayPct is time blocked on block I/O (delay accounting), summed over threads, per wall time.
+	BlkioDelayPct float64 `expr:"blkio_delay_pct" json:"blkio_delay_pct" doc:"time threads were blocked on block I/O incl. swap-in (delay accounting), summed over threads, per wall time; 100 = one thread always waiting"`
+	// VoluntaryCtxSwitchesPerS is voluntary context switches (blocking) per second, all threads.
+	VoluntaryCtxSwitchesPerS float64 `expr:"voluntary_ctx_switches_per_s" json:"voluntary_ctx_switches_per_s" doc:"voluntary context switches per second summed over all threads (the thread blocked: lock, I/O, sleep)"`
+	// InvoluntaryCtxSwitchesPerS is involuntary context switches (preemption) per second, all threads.
+	InvoluntaryCtxSwitchesPerS float64 `expr:"involuntary_ctx_switches_per_s" json:"involuntary_ctx_switches_per_s" doc:"involuntary context switches per second summed over all threads (preempted: CPU contention or time slice used up)"`
+	// RSSBytes is the resident set size at the last reading.
+	RSSBytes uint64 `expr:"rss_bytes" json:"rss_bytes" doc:"resident set size at the last reading, bytes"`
+	// SwapBytes is the process's memory swapped out at the last reading.
+	SwapBytes uint64 `expr:"swap_bytes" json:"swap_bytes" doc:"process memory swapped out at the last reading, bytes"`
+	// OpenFDs is the number of open file descriptors at the last reading.
+	OpenFDs int `expr:"open_fds" json:"open_fds" doc:"open file descriptors at the last reading"`
+	// ReadBytesPerS is bytes fetched from storage per second (incl. O_DIRECT).
+	ReadBytesPerS float64 `expr:"read_bytes_per_s" json:"read_bytes_per_s" doc:"bytes the process caused to be read from storage per second (incl. O_DIRECT; not page-cache hits)"`
+	// WriteBytesPerS is bytes sent towards storage per second.
+	WriteBytesPerS float64 `expr:"write_bytes_per_s" json:"write_bytes_per_s" doc:"bytes the process caused to be written to storage per second (accounted when pages are dirtied)"`
+	// MajorFaultsPerS is page faults that needed I/O, per second.
+	MajorFaultsPerS float64 `expr:"major_faults_per_s" json:"major_faults_per_s" doc:"major page faults (needing I/O: mmap'ed file, swap-in) per second"`
+	// MinorFaultsPerS is page faults served from memory, per second.
+	MinorFaultsPerS float64 `expr:"minor_faults_per_s" json:"minor_faults_per_s" doc:"minor page faults per second"`
+	// TracerPID is the pid of a ptrace tracer (strace, gdb) attached to the process, 0 if none.
+	TracerPID int `expr:"tracer_pid" json:"tracer_pid" doc:"pid of an attached tracer (strace, gdb), 0 if none; a traced process runs much slower"`
 }
 
-type reader struct{}
+// taskReading is one thread's counters.
+type taskReading struct {
+	sched      schedstat
+	hasSched   bool
+	vol, invol uint64
+	hasCtxt    bool
+	blkio      uint64
+	hasBlkio   bool
+}
 
-// New returns a reader for one run.
-func New(probe.Target, probe.Options) probe.Reader { return reader{} }
+type reading struct {
+	at      time.Time
+	stat    procStat
+	status  procStatus
+	cmdline string
+	tasks   map[int]taskReading
+	io      procIO
+	ioErr   error
+	fds     int
+	fdErr   error
+}
 
-func (reader) Read(probe.Host) {}
+type reader struct {
+	pid      int
+	first    *reading
+	prev     *reading
+	last     *reading
+	firstErr error // why the very first reading failed
+	ended    bool  // a reading after a good one found the process gone
+	delayErr error // delay accounting unavailable
+	delayOn  bool
+	delayChk bool
+	// sums over consecutive readings of per-thread counter deltas
+	vol, invol, waitNS, blkio uint64
+}
 
-func (reader) Finish() (any, probe.Statuses) {
-	return Facts{}, probe.Statuses{"": {State: probe.Unavailable, Reason: "probe not implemented yet"}}
+// New returns a reader for one run over t.PID.
+func New(t probe.Target, _ probe.Options) probe.Reader {
+	return &reader{pid: t.PID}
+}
+
+func (r *reader) Read(h probe.Host) {
+	if r.pid <= 0 {
+		return
+	}
+	if r.ended {
+		return
+	}
+	if !r.delayChk {
+		r.delayChk = true
+		b, err := h.ReadFile("proc", "sys", "kernel", "task_delayacct")
+		switch {
+		case err != nil:
+			r.delayErr = err
+		default:
+			r.delayOn = len(b) > 0 && b[0] == '1'
+		}
+	}
+	rd, err := r.readOnce(h)
+	if err != nil {
+		if r.last == nil {
+			if r.firstErr == nil {
+				r.firstErr = err
+			}
+			return
+		}
+		if errors.Is(err, probe.ErrNoProcess) {
+			r.ended = true
+		}
+		return
+	}
+	if r.last != nil && rd.stat.StartTime != r.last.stat.StartTime {
+		// The pid was reused by a new process: the target ended.
+		r.ended = true
+		return
+	}
+	if r.first == nil {
+		r.first = rd
+	}
+	if r.last != nil {
+		r.accumulate(r.last, rd)
+	}
+	r.prev, r.last = r.last, rd
+}
+
+func (r *reader) readOnce(h probe.Host) (*reading, error) {
+	pid := strconv.Itoa(r.pid)
+	rd := &reading{at: h.Now, tasks: map[int]taskReading{}}
+	b, err := h.ReadFile("proc", pid, "stat")
+	if err != nil {
+		return nil, noProc(r.pid, err)
+	}
+	if rd.stat, err = parseStat(b); err != nil {
+		return nil, err
+	}
+	if rd.stat.State == 'Z' || rd.stat.State == 'X' {
+		return nil, fmt.Errorf("%w: pid %d is a zombie", probe.ErrNoProcess, r.pid)
+	}
+	if b, err = h.ReadFile("proc", pid, "status"); err != nil {
+		return nil, noProc(r.pid, err)
+	}
+	if rd.status, err = parseStatus(b); err != nil {
+		return nil, err
+	}
+	if b, err = h.ReadFile("proc", pid, "cmdline"); err == nil {
+		rd.cmdline = parseCmdline(b)
+	}
+	rd.io, rd.ioErr = readIO(h, pid)
+	rd.fds, rd.fdErr = countFDs(h, pid)
+	entries, err := os.ReadDir(h.Path("proc", pid, "task"))
+	if err != nil {
+		return nil, noProc(r.pid, err)
+	}
+	for _, e := range entries {
+		tid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		var t taskReading
+		if b, err := h.ReadFile("proc", pid, "task", e.Name(), "schedstat"); err == nil {
+			if s, err := parseSchedstat(b); err == nil {
+				t.sched, t.hasSched = s, true
+			}
+		}
+		if b, err := h.ReadFile("proc", pid, "task", e.Name(), "status"); err == nil {
+			if s, err := parseStatus(b); err == nil && s.HasCtxt {
+				t.vol, t.invol, t.hasCtxt = s.Voluntary, s.Involuntary, true
+			}
+		}
+		if b, err := h.ReadFile("proc", pid, "task", e.Name(), "stat"); err == nil {
+			if s, err := parseStat(b); err == nil && s.HasBlkio {
+				t.blkio, t.hasBlkio = s.BlkioTicks, true
+			}
+		}
+		if !t.hasSched && !t.hasCtxt && !t.hasBlkio {
+			continue // the thread ended while we read it
+		}
+		rd.tasks[tid] = t
+	}
+	return rd, nil
+}
+
+func noProc(pid int, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w: pid %d", probe.ErrNoProcess, pid)
+	}
+	return err
+}
+
+func readIO(h probe.Host, pid string) (procIO, error) {
+	b, err := h.ReadFile("proc", pid, "io")
+	if err != nil {
+		return procIO{}, err
+	}
+	return parseIO(b)
+}
+
+func countFDs(h probe.Host, pid string) (int, error) {
+	f, err := os.Open(h.Path("proc", pid, "fd"))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	n := 0
+	for {
+		names, err := f.Readdirnames(1024)
+		n += len(names)
+		if err != nil || len(names) == 0 {
+			break
+		}
+	}
+	return n, nil
+}
+
+// accumulate adds the per-thread counter deltas between two readings. A
+// thread missing from a is new (created in the window): its whole count
+// counts. A thread missing from b ended: what it did after a is lost.
+func (r *reader) accumulate(a, b *reading) {
+	for tid, t := range b.tasks {
+		p, ok := a.tasks[tid]
+		if t.hasCtxt {
+			r.vol += delta(p.vol, t.vol, ok && p.hasCtxt)
+			r.invol += delta(p.invol, t.invol, ok && p.hasCtxt)
+		}
+		if t.hasSched {
+			r.waitNS += delta(p.sched.WaitNS, t.sched.WaitNS, ok && p.hasSched)
+		}
+		if t.hasBlkio {
+			r.blkio += delta(p.blkio, t.blkio, ok && p.hasBlkio)
+		}
+	}
+}
+
+func delta(old, cur uint64, had bool) uint64 {
+	if !had {
+		return cur
+	}
+	if cur < old {
+		return 0
+	}
+	return cur - old
+}
+
+func (r *reader) Finish() (any, probe.Statuses) {
+	st := probe.Statuses{}
+	if r.pid <= 0 {
+		st[""] = probe.Status{State: probe.Unavailable, Reason: "no target process", Fix: "pass --pid"}
+		return Facts{}, st
+	}
+	if r.last == nil {
+		err := r.firstErr
+		if err == nil {
+			err = fmt.Errorf("%w: pid %d was never read", probe.ErrNoProcess, r.pid)
+		}
+		if errors.Is(err, probe.ErrNoProcess) {
+			st[""] = probe.Status{State: probe.Unavailable, Reason: fmt.Sprintf("process %d does not exist", r.pid)}
+		} else {
+			st[""] = probe.StatusOf(err, fmt.Sprintf("/proc/%d", r.pid))
+		}
+		return Facts{PID: r.pid}, st
+	}
+	first, last := r.first, r.last
+	f := Facts{
+		PID:       r.pid,
+		Name:      probe.Sanitize(last.status.Name),
+		Cmdline:   probe.Sanitize(last.cmdline),
+		State:     string(last.stat.State),
+		Threads:   int(last.status.Threads),
+		Exited:    r.ended,
+		RSSBytes:  last.status.VmRSSKB * 1024,
+		SwapBytes: last.status.VmSwapKB * 1024,
+		TracerPID: int(last.status.TracerPID),
+	}
+	if f.Name == "" {
+		f.Name = probe.Sanitize(last.stat.Comm)
+	}
+	st[""] = probe.Status{State: probe.OK}
+	if r.ended {
+		st[""] = probe.Status{State: probe.OK, Reason: "the process ended during the window; facts cover the part observed"}
+	}
+	if !last.status.HasRSS {
+		st["rss_bytes"] = probe.Status{State: probe.Unavailable, Reason: "no VmRSS in /proc/PID/status (kernel thread or exiting)"}
+		st["swap_bytes"] = st["rss_bytes"]
+	}
+	if last.fdErr != nil {
+		st["open_fds"] = probe.StatusOf(last.fdErr, fmt.Sprintf("/proc/%d/fd", r.pid))
+	} else {
+		f.OpenFDs = last.fds
+	}
+	dt := last.at.Sub(first.at).Seconds()
+	rates := []string{"cpu_pct", "user_pct", "system_pct", "runqueue_delay_pct", "blkio_delay_pct",
+		"voluntary_ctx_switches_per_s", "involuntary_ctx_switches_per_s", "read_bytes_per_s",
+		"write_bytes_per_s", "major_faults_per_s", "minor_faults_per_s"}
+	if first == last || dt <= 0 {
+		reason := "only one reading of the process"
+		if r.ended {
+			reason = "the process ended before a second reading"
+		}
+		for _, k := range rates {
+			st[k] = probe.Status{State: probe.Unavailable, Reason: reason}
+		}
+		return f, st
+	}
+	f.WindowS = dt
+	ticks := func(a, b uint64) float64 { return float64(delta(a, b, true)) / userHZ / dt * 100 }
+	f.UserPct = ticks(first.stat.UTime, last.stat.UTime)
+	f.SystemPct = ticks(first.stat.STime, last.stat.STime)
+	f.CPUPct = f.UserPct + f.SystemPct
+	f.RunqueueDelayPct = float64(r.waitNS) / 1e9 / dt * 100
+	f.VoluntaryCtxSwitchesPerS = float64(r.vol) / dt
+	f.InvoluntaryCtxSwitchesPerS = float64(r.invol) / dt
+	f.MajorFaultsPerS = float64(delta(first.stat.MajFlt, last.stat.MajFlt, true)) / dt
+	f.MinorFaultsPerS = float64(delta(first.stat.MinFlt, last.stat.MinFlt, true)) / dt
+	switch {
+	case r.delayErr != nil:
+		st["blkio_delay_pct"] = probe.StatusOf(r.delayErr, "kernel.task_delayacct")
+	case !r.delayOn:
+		st["blkio_delay_pct"] = probe.Status{State: probe.Unavailable,
+			Reason: "block-I/O delay accounting is off (kernel.task_delayacct=0)",
+			Fix:    "sysctl -w kernel.task_delayacct=1 (counts only for tasks started afterwards) or boot with delayacct"}
+	default:
+		f.BlkioDelayPct = float64(r.blkio) / userHZ / dt * 100
+	}
+	if err := errors.Join(first.ioErr, last.ioErr); err != nil {
+		s := probe.StatusOf(err, fmt.Sprintf("/proc/%d/io", r.pid))
+		st["read_bytes_per_s"], st["write_bytes_per_s"] = s, s
+	} else {
+		f.ReadBytesPerS = float64(delta(first.io.ReadBytes, last.io.ReadBytes, true)) / dt
+		f.WriteBytesPerS = float64(delta(first.io.WriteBytes, last.io.WriteBytes, true)) / dt
+	}
+	return f, st
 }
