@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"strings"
-	"unicode/utf8"
+
+	"github.com/diagnose-sh/diagnose/internal/safetext"
 )
 
 // State says whether a probe delivered its facts.
@@ -75,34 +75,6 @@ func StatusOf(err error, what string) Status {
 	}
 }
 
-// Sanitize makes a system string (process name, command line, path) inert:
-// control bytes, C1 controls and invalid UTF-8 become visible escapes, so
-// nothing read from the system can drive a terminal.
-func Sanitize(s string) string {
-	clean := true
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == utf8.RuneError {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return s
-	}
-	var b strings.Builder
-	for len(s) > 0 {
-		r, n := utf8.DecodeRuneInString(s)
-		switch {
-		case r == utf8.RuneError && n == 1:
-			fmt.Fprintf(&b, `\x%02x`, s[0])
-		case r < 0x20 || r == 0x7f:
-			fmt.Fprintf(&b, `\x%02x`, r)
-		case r >= 0x80 && r < 0xa0:
-			fmt.Fprintf(&b, `\u%04x`, r)
-		default:
-			b.WriteString(s[:n])
-		}
-		s = s[n:]
-	}
-	return b.String()
-}
+// Sanitize makes a system string (process name, command line, path) inert
+// for a terminal; see safetext.Clean.
+func Sanitize(s string) string { return safetext.Clean(s) }

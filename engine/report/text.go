@@ -1,0 +1,147 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/fatih/color"
+
+	"github.com/diagnose-sh/diagnose/internal/safetext"
+)
+
+// Style decides how text is decorated.
+type Style struct {
+	Color bool
+}
+
+type palette struct {
+	bold, red, yellow, cyan, green, dim func(...any) string
+}
+
+func (s Style) palette() palette {
+	mk := func(attrs ...color.Attribute) func(...any) string {
+		c := color.New(attrs...)
+		if s.Color {
+			c.EnableColor()
+		} else {
+			c.DisableColor()
+		}
+		return c.Sprint
+	}
+	return palette{
+		bold: mk(color.Bold), red: mk(color.FgRed, color.Bold), yellow: mk(color.FgYellow),
+		cyan: mk(color.FgCyan), green: mk(color.FgGreen), dim: mk(color.Faint),
+	}
+}
+
+// clean makes a string from the system or a playbook inert for a terminal.
+func clean(s string) string { return safetext.Clean(s) }
+
+// Text writes the report for people: the verdict first, then findings with
+// their evidence and next steps, then what could not be checked and what was
+// found clean.
+func Text(w io.Writer, r Report, st Style) error {
+	p := st.palette()
+	var b strings.Builder
+	sev := func(s string) string {
+		switch s {
+		case "critical":
+			return p.red("CRITICAL")
+		case "warning":
+			return p.yellow("WARNING ")
+		}
+		return p.cyan("info    ")
+	}
+
+	head := fmt.Sprintf("%s: ", clean(r.Playbook))
+	switch r.Verdict.Class {
+	case "none":
+		head += p.green("no problem found")
+	case "inconclusive":
+		head += p.yellow("inconclusive") + " (nothing fired, but some checks could not run)"
+	default:
+		head += p.bold(strings.ToUpper(clean(r.Verdict.Class))) + " " + sev(r.Verdict.Severity)
+	}
+	fmt.Fprintln(&b, strings.TrimRight(head, " "))
+	fmt.Fprintf(&b, "  %s\n", p.dim(runLine(r)))
+	if len(r.Verdict.Also) > 0 {
+		fmt.Fprintf(&b, "  also: %s\n", clean(strings.Join(r.Verdict.Also, ", ")))
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(&b, "  note: %s\n", clean(n))
+	}
+
+	if len(r.Findings) > 0 {
+		fmt.Fprintf(&b, "\n%s\n", p.bold("Findings"))
+		for _, f := range r.Findings {
+			fmt.Fprintf(&b, "  %s %s  [%s]\n", sev(f.Severity), p.bold(clean(f.Rule)), clean(f.Class))
+			fmt.Fprintf(&b, "      %s\n", clean(f.Evidence))
+			if f.Explain != "" {
+				for _, line := range wrap(clean(strings.TrimSpace(f.Explain)), 72) {
+					fmt.Fprintf(&b, "      %s\n", p.dim(line))
+				}
+			}
+			for i, n := range f.Next {
+				label := "next:"
+				if i > 0 {
+					label = "     "
+				}
+				fmt.Fprintf(&b, "      %s %s\n", label, p.cyan(clean(n)))
+			}
+		}
+	}
+	if len(r.Unknown) > 0 {
+		fmt.Fprintf(&b, "\n%s\n", p.bold("Could not check"))
+		for _, u := range r.Unknown {
+			fmt.Fprintf(&b, "  ? %s [%s]: %s\n", clean(u.Rule), clean(u.Class), clean(u.Reason))
+		}
+	}
+	if len(r.Verdict.Exonerated) > 0 {
+		fmt.Fprintf(&b, "\n%s %s\n", p.bold("Checked and clean:"), p.green(clean(strings.Join(r.Verdict.Exonerated, ", "))))
+	}
+	if len(r.Verdict.Unchecked) > 0 {
+		fmt.Fprintf(&b, "%s %s\n", p.bold("Not checked:"), p.yellow(clean(strings.Join(r.Verdict.Unchecked, ", "))))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func runLine(r Report) string {
+	var parts []string
+	keys := make([]string, 0, len(r.Parameters))
+	for k := range r.Parameters {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s=%v", k, r.Parameters[k]))
+	}
+	src := r.Source
+	if r.WindowSeconds > 0 {
+		src += fmt.Sprintf(", %.1fs window", r.WindowSeconds)
+	}
+	parts = append(parts, src)
+	return clean(strings.Join(parts, ", "))
+}
+
+// wrap breaks text into lines of at most width runes at spaces.
+func wrap(s string, width int) []string {
+	var lines []string
+	var cur strings.Builder
+	for _, word := range strings.Fields(s) {
+		if cur.Len() > 0 && cur.Len()+1+len(word) > width {
+			lines = append(lines, cur.String())
+			cur.Reset()
+		}
+		if cur.Len() > 0 {
+			cur.WriteByte(' ')
+		}
+		cur.WriteString(word)
+	}
+	if cur.Len() > 0 {
+		lines = append(lines, cur.String())
+	}
+	return lines
+}
