@@ -36,11 +36,9 @@ type Sampler struct {
 	Progress func(elapsed, window time.Duration) // called about every 100 ms; may be nil
 }
 
-// Run samples the probes named in names (all of them when names is nil) and
-// returns the facts and every status. It returns early, with what it has,
-// when ctx ends.
-func (s Sampler) Run(ctx context.Context, names []string) (Facts, probe.Statuses) {
-	chosen := Select(names)
+// Run samples the given probes (see Select) and returns the facts and every
+// status. It returns early, with what it has, when ctx ends.
+func (s Sampler) Run(ctx context.Context, chosen []Probe) (Facts, probe.Statuses) {
 	type result struct {
 		p      Probe
 		reader probe.Reader

@@ -1,10 +1,13 @@
 package probes
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/diagnose-sh/diagnose/probes/probe"
@@ -23,6 +26,8 @@ type Snapshot struct {
 	Target        probe.Target   `json:"target"`
 	Status        probe.Statuses `json:"status"`
 	Facts         Facts          `json:"facts"`
+
+	rawFacts map[string]any // the facts as decoded JSON, to find absent ones
 }
 
 // MaxSnapshotBytes bounds a snapshot read, so a wrong file fails fast.
@@ -40,8 +45,14 @@ func WriteSnapshot(w io.Writer, s Snapshot) error {
 // Sections absent from its status are marked unavailable.
 func ReadSnapshot(r io.Reader) (Snapshot, error) {
 	var s Snapshot
-	lr := &io.LimitedReader{R: r, N: MaxSnapshotBytes + 1}
-	dec := json.NewDecoder(lr)
+	b, err := io.ReadAll(io.LimitReader(r, MaxSnapshotBytes+1))
+	if err != nil {
+		return s, fmt.Errorf("read snapshot: %w", err)
+	}
+	if len(b) > MaxSnapshotBytes {
+		return s, fmt.Errorf("snapshot larger than %d MiB", MaxSnapshotBytes>>20)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&s); err != nil {
 		var se *json.SyntaxError
@@ -50,9 +61,13 @@ func ReadSnapshot(r io.Reader) (Snapshot, error) {
 		}
 		return s, fmt.Errorf("decode snapshot: %w", err)
 	}
-	if lr.N <= 0 {
-		return s, fmt.Errorf("snapshot larger than %d MiB", MaxSnapshotBytes>>20)
+	var raw struct {
+		Facts map[string]any `json:"facts"`
 	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return s, fmt.Errorf("decode snapshot: %w", err)
+	}
+	s.rawFacts = raw.Facts
 	if s.Version != SnapshotVersion {
 		return s, fmt.Errorf("snapshot version %d, this diagnose reads version %d: record it again with this diagnose collect", s.Version, SnapshotVersion)
 	}
@@ -64,5 +79,35 @@ func ReadSnapshot(r io.Reader) (Snapshot, error) {
 			s.Status[p.Name] = probe.Status{State: probe.Unavailable, Reason: "not recorded in the snapshot"}
 		}
 	}
+	for _, path := range absentFacts(reflect.TypeOf(s.Facts), s.rawFacts, "") {
+		if _, ok := s.Status[path]; !ok {
+			s.Status[path] = probe.Status{State: probe.Unavailable, Reason: "not in the snapshot (recorded by another version, or left out of a hand-written one)"}
+		}
+	}
 	return s, nil
+}
+
+// absentFacts lists the fact paths of t that raw (decoded JSON) lacks, so a
+// fact missing from a snapshot is unknown rather than a silent zero. A
+// missing object is reported once, not field by field; lists are not entered.
+func absentFacts(t reflect.Type, raw map[string]any, prefix string) []string {
+	var out []string
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" || name == "-" || !f.IsExported() {
+			continue
+		}
+		path := prefix + name
+		v, ok := raw[name]
+		switch {
+		case !ok:
+			out = append(out, path)
+		case f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Time{}):
+			if m, isMap := v.(map[string]any); isMap {
+				out = append(out, absentFacts(f.Type, m, path+".")...)
+			}
+		}
+	}
+	return out
 }

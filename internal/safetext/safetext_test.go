@@ -37,4 +37,3 @@ func FuzzClean(f *testing.F) {
 		}
 	})
 }
-

@@ -1,0 +1,414 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/diagnose-sh/diagnose/engine"
+	"github.com/diagnose-sh/diagnose/engine/report"
+	"github.com/diagnose-sh/diagnose/probes"
+	"github.com/diagnose-sh/diagnose/probes/probe"
+)
+
+// DefaultWindow is the sampling window; see docs/performance.md for the
+// measurements that chose it.
+const DefaultWindow = 2 * time.Second
+
+// runFlags are the flags every playbook run has.
+type runFlags struct {
+	format     string
+	failOn     string
+	window     time.Duration
+	timeout    time.Duration
+	snapshot   string
+	playbooks  stringList
+	strace     bool
+	straceFile string
+	root       string
+}
+
+func (f *runFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.format, "format", "text", "output format: text or json")
+	fs.StringVar(&f.failOn, "fail-on", "warning", "exit 1 on findings at or above this severity: info, warning, critical")
+	fs.DurationVar(&f.window, "duration", DefaultWindow, "sampling window")
+	fs.DurationVar(&f.timeout, "timeout", 0, "stop after this long and report what was gathered (default: window + 10s)")
+	fs.StringVar(&f.snapshot, "snapshot", "", "evaluate this recorded snapshot (diagnose collect) instead of the live system")
+	fs.Var(&f.playbooks, "playbooks", "also load the playbooks in this folder (repeatable)")
+	fs.BoolVar(&f.strace, "strace", false, "attach strace -c to the target for the window (ptrace slows the target down)")
+	fs.StringVar(&f.straceFile, "strace-file", "", "parse this 'strace -c' summary instead of attaching")
+	fs.StringVar(&f.root, "root", "/", "read /proc and /sys under this directory")
+}
+
+func (f *runFlags) check() error {
+	if err := checkFormat(f.format, "text", "json"); err != nil {
+		return err
+	}
+	if engine.SeverityRank(f.failOn) == 0 {
+		return usagef("--fail-on %q: valid severities are info, warning, critical", f.failOn)
+	}
+	if f.window <= 0 {
+		return usagef("--duration must be positive, got %s", f.window)
+	}
+	if f.timeout == 0 {
+		f.timeout = f.window + 10*time.Second
+	}
+	return nil
+}
+
+// paramFlag collects a playbook parameter's text; its type is checked by the
+// engine so the message names the parameter's type.
+type paramFlag struct {
+	value  *string
+	isBool bool
+}
+
+func (p paramFlag) String() string {
+	if p.value == nil {
+		return ""
+	}
+	return *p.value
+}
+func (p paramFlag) Set(v string) error { *p.value = v; return nil }
+func (p paramFlag) IsBoolFlag() bool   { return p.isBool }
+
+// loadPlaybook finds a playbook by file path or by name.
+func (e *env) loadPlaybook(ref string, isFile bool, dirs []string) (*engine.Playbook, error) {
+	if isFile {
+		b, err := readPlaybookFile(ref)
+		if err != nil {
+			return nil, err
+		}
+		return engine.Load(ref, b, e.schema)
+	}
+	cat, err := catalog(dirs)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, s := range cat {
+		if s.name == ref {
+			return engine.Load(s.path, s.src, e.schema)
+		}
+		names = append(names, s.name)
+	}
+	if strings.HasSuffix(ref, ".yaml") || strings.Contains(ref, "/") {
+		return nil, usagef("%q is a file: use diagnose run %s", ref, ref)
+	}
+	return nil, usagef("unknown command or playbook %q; playbooks: %s", ref, strings.Join(names, ", "))
+}
+
+// runPlaybook is `diagnose PLAYBOOK` and `diagnose run FILE`.
+func (e *env) runPlaybook(ref string, isFile bool, args []string) (int, error) {
+	pb, err := e.loadPlaybook(ref, isFile, playbooksDirs(args))
+	if err != nil {
+		return exitUsage, err
+	}
+	fs := newFlagSet("diagnose "+pb.Name, e.stderr)
+	var rf runFlags
+	rf.register(fs)
+	raw := map[string]*string{}
+	for _, p := range pb.Parameters {
+		v := new(string)
+		raw[p.Name] = v
+		usage := p.Description
+		if p.Required {
+			usage += " (required)"
+		} else if p.Default != nil {
+			usage += fmt.Sprintf(" (default %v)", p.Default)
+		}
+		fs.Var(paramFlag{value: v, isBool: p.Type == "bool"}, engine.FlagName(p.Name), fmt.Sprintf("%s: %s", p.Type, usage))
+	}
+	help := false
+	fs.BoolVar(&help, "help", false, "show this playbook's parameters and flags")
+	fs.Usage = func() { e.playbookHelp(pb, fs) }
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, nil
+		}
+		return exitUsage, usagef("%v", err)
+	}
+	if help {
+		e.playbookHelp(pb, fs)
+		return exitOK, nil
+	}
+	if len(pos) > 0 {
+		return exitUsage, usagef("unexpected argument %q: parameters are flags (diagnose %s --help)", pos[0], pb.Name)
+	}
+	if err := rf.check(); err != nil {
+		return exitUsage, err
+	}
+	set := map[string]string{}
+	fs.Visit(func(f *flag.Flag) {
+		for _, p := range pb.Parameters {
+			if engine.FlagName(p.Name) == f.Name {
+				set[p.Name] = *raw[p.Name]
+			}
+		}
+	})
+
+	var rep report.Report
+	var facts probes.Facts
+	var statuses probe.Statuses
+	if rf.snapshot != "" {
+		snap, err := readSnapshotFile(rf.snapshot)
+		if err != nil {
+			return exitUsage, err
+		}
+		fillTargetParams(pb, set, snap.Target)
+		facts, statuses = snap.Facts, snap.Status
+		rep.Source = "snapshot:" + rf.snapshot
+		rep.CollectedAt = snap.CollectedAt.UTC().Format(time.RFC3339)
+		rep.WindowSeconds = snap.WindowSeconds
+	}
+	params, err := pb.BindParams(set)
+	if err != nil {
+		return exitUsage, usagef("%v", err)
+	}
+	if rf.snapshot == "" {
+		target := targetOf(params)
+		if err := checkTarget(rf.root, target); err != nil {
+			return exitUsage, err
+		}
+		facts, statuses = e.sample(rf, target, pb.Sections())
+		rep.Source = "live"
+		rep.WindowSeconds = rf.window.Seconds()
+		if rf.strace {
+			rep.Notes = append(rep.Notes, "strace (ptrace) was attached for the window: it slows the target down, often many times over")
+		}
+	}
+	res, err := pb.Evaluate(facts, params, missingFrom(statuses))
+	if err != nil {
+		return exitUsage, err
+	}
+	rep.SchemaVersion = report.SchemaVersion
+	rep.Tool = "diagnose " + version
+	rep.Playbook, rep.Description, rep.File = res.Playbook, res.Description, pb.File
+	rep.Parameters = map[string]any(params)
+	rep.Verdict, rep.Findings, rep.Unknown = res.Verdict, res.Findings, res.Unknown
+	rep.Probes, rep.Facts = sectionsReport(pb.Sections(), facts, statuses)
+	if rep.Notes == nil {
+		rep.Notes = []string{}
+	}
+	if err := e.render(rf.format, rep); err != nil {
+		return exitUsage, err
+	}
+	return outcome(res, rf.failOn), nil
+}
+
+func (e *env) render(format string, rep report.Report) error {
+	if format == "json" {
+		return report.JSON(e.stdout, rep)
+	}
+	return report.Text(e.stdout, rep, report.Style{Color: isTerminal(e.stdout)})
+}
+
+// outcome maps a result to the documented exit code.
+func outcome(res engine.Result, failOn string) int {
+	threshold := engine.SeverityRank(failOn)
+	for _, f := range res.Findings {
+		if engine.SeverityRank(f.Severity) >= threshold {
+			return exitFindings
+		}
+	}
+	for _, u := range res.Unknown {
+		if engine.SeverityRank(u.Severity) >= threshold {
+			return exitInconclusive
+		}
+	}
+	return exitOK
+}
+
+// targetOf reads the probes' target from the parameters named pid and cgroup.
+func targetOf(params engine.Values) probe.Target {
+	var t probe.Target
+	if pid, ok := params["pid"].(int); ok {
+		t.PID = pid
+	}
+	if cg, ok := params["cgroup"].(string); ok {
+		t.Cgroup = cg
+	}
+	return t
+}
+
+// fillTargetParams takes pid and cgroup from a snapshot's target when the
+// command line does not give them.
+func fillTargetParams(pb *engine.Playbook, set map[string]string, t probe.Target) {
+	for _, p := range pb.Parameters {
+		if _, given := set[p.Name]; given {
+			continue
+		}
+		switch {
+		case p.Name == "pid" && t.PID != 0:
+			set["pid"] = fmt.Sprint(t.PID)
+		case p.Name == "cgroup" && t.Cgroup != "":
+			set["cgroup"] = t.Cgroup
+		}
+	}
+}
+
+// checkTarget fails (exit 2) when the target process does not exist: there
+// is nothing to diagnose, and a report of unknowns would hide the mistake.
+func checkTarget(root string, t probe.Target) error {
+	if t.PID < 0 {
+		return usagef("--pid %d: a PID is a positive number", t.PID)
+	}
+	if t.PID == 0 {
+		return nil
+	}
+	h := probe.Host{Root: root}
+	if _, err := os.Stat(h.Path("proc", fmt.Sprint(t.PID), "stat")); err != nil {
+		return fmt.Errorf("no process with PID %d (%s): check the PID with ps or pgrep", t.PID, h.Path("proc", fmt.Sprint(t.PID)))
+	}
+	return nil
+}
+
+// sample reads the sections from the live system over one window, showing
+// progress on a terminal.
+func (e *env) sample(rf runFlags, target probe.Target, sections []string) (probes.Facts, probe.Statuses) {
+	ctx, cancel := context.WithTimeout(context.Background(), rf.timeout)
+	defer cancel()
+	var run []probes.Probe
+	var names, skipped []string
+	for _, p := range probes.Select(sections) {
+		if p.NeedsPID && target.PID == 0 {
+			skipped = append(skipped, p.Name)
+			continue
+		}
+		run = append(run, p)
+		names = append(names, p.Name)
+	}
+	s := probes.Sampler{
+		Host:    probe.Host{Root: rf.root, Run: probe.ExecRunner},
+		Clock:   probes.RealClock{},
+		Window:  rf.window,
+		Target:  target,
+		Options: probe.Options{Strace: rf.strace, StraceFile: rf.straceFile},
+	}
+	if isTerminal(e.stderr) {
+		s.Progress = progressPrinter(e.stderr, names, target)
+	}
+	facts, statuses := s.Run(ctx, run)
+	if s.Progress != nil {
+		fmt.Fprint(e.stderr, "\r\033[K")
+	}
+	for _, name := range skipped {
+		statuses[name] = probe.Status{State: probe.Unavailable, Reason: "needs a target process", Fix: "pass --pid"}
+	}
+	return facts, statuses
+}
+
+func progressPrinter(w interface{ Write([]byte) (int, error) }, watching []string, t probe.Target) func(elapsed, window time.Duration) {
+	what := strings.Join(watching, ", ")
+	if t.PID != 0 {
+		what += fmt.Sprintf(" of PID %d", t.PID)
+	}
+	frames := []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
+	i := 0
+	return func(elapsed, window time.Duration) {
+		left := window - elapsed
+		if left < 0 {
+			left = 0
+		}
+		fmt.Fprintf(w, "\r\033[K%s sampling %s … %.1fs left", frames[i%len(frames)], what, left.Seconds())
+		i++
+	}
+}
+
+// missingFrom turns non-ok statuses into the engine's reasons.
+func missingFrom(st probe.Statuses) engine.Missing {
+	m := engine.Missing{}
+	for path, s := range st {
+		if s.State == probe.OK {
+			continue
+		}
+		reason := string(s.State)
+		if s.Reason != "" {
+			reason += ": " + s.Reason
+		}
+		if s.Fix != "" {
+			reason += " (fix: " + s.Fix + ")"
+		}
+		m[path] = reason
+	}
+	return m
+}
+
+// sectionsReport returns the statuses and facts of the sections read.
+func sectionsReport(sections []string, facts probes.Facts, st probe.Statuses) (map[string]report.ProbeStatus, map[string]json.RawMessage) {
+	statuses := map[string]report.ProbeStatus{}
+	for path, s := range st {
+		for _, sec := range sections {
+			if path == sec || strings.HasPrefix(path, sec+".") {
+				statuses[path] = report.ProbeStatus{State: string(s.State), Reason: s.Reason, Fix: s.Fix}
+			}
+		}
+	}
+	out := map[string]json.RawMessage{}
+	v := reflect.ValueOf(facts)
+	for i := 0; i < v.NumField(); i++ {
+		name := v.Type().Field(i).Tag.Get("json")
+		for _, sec := range sections {
+			if sec == name {
+				b, err := json.Marshal(v.Field(i).Interface())
+				if err == nil {
+					out[name] = b
+				}
+			}
+		}
+	}
+	return statuses, out
+}
+
+func readSnapshotFile(path string) (probes.Snapshot, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return probes.Snapshot{}, usagef("--snapshot: %v", err)
+	}
+	defer f.Close()
+	s, err := probes.ReadSnapshot(f)
+	if err != nil {
+		return s, usagef("--snapshot %s: %v", path, err)
+	}
+	return s, nil
+}
+
+// playbookHelp prints a playbook's description, parameters and flags.
+func (e *env) playbookHelp(pb *engine.Playbook, fs *flag.FlagSet) {
+	w := e.stdout
+	fmt.Fprintf(w, "diagnose %s: %s\n\nUsage: diagnose %s", pb.Name, pb.Description, pb.Name)
+	for _, p := range pb.Parameters {
+		if p.Required {
+			fmt.Fprintf(w, " --%s %s", engine.FlagName(p.Name), strings.ToUpper(p.Type))
+		}
+	}
+	fmt.Fprintf(w, " [flags]\n\nParameters:\n")
+	if len(pb.Parameters) == 0 {
+		fmt.Fprintln(w, "  (none)")
+	}
+	for _, p := range pb.Parameters {
+		extra := ""
+		if p.Required {
+			extra = " (required)"
+		} else if p.Default != nil {
+			extra = fmt.Sprintf(" (default %v)", p.Default)
+		}
+		fmt.Fprintf(w, "  --%-14s %-8s %s%s\n", engine.FlagName(p.Name), p.Type, p.Description, extra)
+	}
+	fmt.Fprintf(w, "\nClasses: %s\nRules: %d (diagnose validate %s)\n\nFlags:\n", strings.Join(pb.Classes, ", "), len(pb.Rules), pb.File)
+	fs.VisitAll(func(f *flag.Flag) {
+		for _, p := range pb.Parameters {
+			if engine.FlagName(p.Name) == f.Name {
+				return
+			}
+		}
+		fmt.Fprintf(w, "  --%-14s %s\n", f.Name, f.Usage)
+	})
+}

@@ -1,0 +1,80 @@
+package probes
+
+import (
+	"bytes"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/diagnose-sh/diagnose/probes/probe"
+)
+
+func TestSnapshotRoundTrip(t *testing.T) {
+	var f Facts
+	f.Host.CPUCount = 8
+	f.Host.Kernel = "6.18.0"
+	f.CPU.IowaitPct = 12.5
+	f.Memory.TotalBytes = 1 << 34
+	in := Snapshot{Version: SnapshotVersion, Tool: "diagnose test", CollectedAt: time.Date(2026, 11, 29, 7, 0, 0, 0, time.UTC),
+		WindowSeconds: 2, Target: probe.Target{PID: 42}, Facts: f, Status: probe.Statuses{}}
+	for _, p := range Registry() {
+		in.Status[p.Name] = probe.Status{State: probe.OK}
+	}
+	in.Status["psi"] = probe.Status{State: probe.Unavailable, Reason: "no /proc/pressure", Fix: "boot with psi=1"}
+	var buf bytes.Buffer
+	if err := WriteSnapshot(&buf, in); err != nil {
+		t.Fatal(err)
+	}
+	out, err := ReadSnapshot(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.rawFacts = nil
+	if !reflect.DeepEqual(in, out) {
+		t.Errorf("round trip changed the snapshot:\n in: %+v\nout: %+v", in, out)
+	}
+}
+
+func TestReadSnapshotMarksAbsentFactsUnknown(t *testing.T) {
+	src := `{"version": 1, "status": {"cpu": {"state": "ok"}}, "facts": {"cpu": {"iowait_pct": 30}}}`
+	s, err := ReadSnapshot(strings.NewReader(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Facts.CPU.IowaitPct != 30 {
+		t.Errorf("iowait = %v", s.Facts.CPU.IowaitPct)
+	}
+	if st := s.Status["cpu.run_queue"]; st.State != probe.Unavailable {
+		t.Errorf("cpu.run_queue status = %+v, want unavailable: it is not in the snapshot", st)
+	}
+	if st := s.Status["cpu.iowait_pct"]; st.State != "" {
+		t.Errorf("cpu.iowait_pct is recorded, got status %+v", st)
+	}
+	if st := s.Status["memory"]; st.State != probe.Unavailable {
+		t.Errorf("memory status = %+v, want unavailable", st)
+	}
+}
+
+func TestReadSnapshotErrors(t *testing.T) {
+	for _, c := range []struct{ src, want string }{
+		{`{"version": 1, "facts": {"cpu": {"iowait_pc": 1}}}`, `unknown field "iowait_pc"`},
+		{`{"version": 99}`, "snapshot version 99"},
+		{`{"version": 1,`, "decode snapshot"},
+		{`[1,2]`, "decode snapshot"},
+		{`{"version": 1, "facts": {"cpu": {"iowait_pct": "high"}}}`, "decode snapshot"},
+	} {
+		_, err := ReadSnapshot(strings.NewReader(c.src))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("ReadSnapshot(%s) = %v, want an error containing %q", c.src, err, c.want)
+		}
+	}
+}
+
+func FuzzReadSnapshot(f *testing.F) {
+	f.Add(`{"version": 1, "facts": {"cpu": {"iowait_pct": 30}}}`)
+	f.Add(`{"version": 1, "status": {"psi": {"state": "unavailable"}}}`)
+	f.Fuzz(func(t *testing.T, src string) {
+		ReadSnapshot(strings.NewReader(src)) // must not panic
+	})
+}
