@@ -60,15 +60,15 @@ func parseProcStat(b []byte) (procStat, error) {
 			continue
 		}
 		if s.has&bit != 0 {
-			return procStat{}, fmt.Errorf("%w: /proc/stat: duplicate %s line", ErrGarbled, key)
+			return procStat{}, fmt.Errorf("%w: duplicate %s line", ErrGarbled, key)
 		}
 		fields := bytes.Fields(rest)
 		if len(fields) == 0 {
-			return procStat{}, fmt.Errorf("%w: /proc/stat: %s line has no value", ErrGarbled, key)
+			return procStat{}, fmt.Errorf("%w: %s line has no value", ErrGarbled, key)
 		}
 		v, err := strconv.ParseUint(string(fields[0]), 10, 64)
 		if err != nil {
-			return procStat{}, fmt.Errorf("%w: /proc/stat: %s: %w", ErrGarbled, key, err)
+			return procStat{}, fmt.Errorf("%w: %s: %w", ErrGarbled, key, err)
 		}
 		*dst = v
 		s.has |= bit
