@@ -1,20 +1,563 @@
-// Package jvm is a placeholder until its probe lands.
+// Package jvm finds the JVMs in the target's cgroup and sets each one's
+// memory budget against the cgroup limit: effective max heap and where it
+// came from, metaspace, code cache, direct memory, thread stacks, GC
+// structures, and the total the kernel OOM killer will count.
+//
+// Sources: /proc/PID/exe (basename java) or /proc/PID/maps (libjvm.so) to
+// detect a JVM; /proc/PID/cmdline plus JAVA_TOOL_OPTIONS, JDK_JAVA_OPTIONS
+// and _JAVA_OPTIONS from /proc/PID/environ for flags (in that order, later
+// wins); /proc/PID/status for threads and RSS; the cgroup limit; and, when a
+// program may be run (Host.Run) and jcmd is installed, `jcmd PID VM.flags`
+// and `jcmd PID VM.native_memory summary` for measured values. See
+// ../../docs/probes-memory-limits.md.
 package jvm
 
-import "github.com/diagnose-sh/diagnose/probes/probe"
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
 
-// Facts is this probe's section of the fact tree.
+	"github.com/diagnose-sh/diagnose/probes/cgroup"
+	"github.com/diagnose-sh/diagnose/probes/probe"
+)
+
+// Facts is every JVM in the target cgroup, and the one closest to (or over) the limit.
 type Facts struct {
-	Placeholder bool `expr:"placeholder" json:"placeholder"`
+	// Present is true when at least one JVM runs in the target cgroup.
+	Present bool `expr:"present" json:"present" doc:"a JVM runs in the target cgroup"`
+	// Count is the number of JVMs found.
+	Count int `expr:"count" json:"count" doc:"JVMs in the target cgroup"`
+	// HeapMaxBytes is the main JVM's effective max heap.
+	HeapMaxBytes uint64 `expr:"heap_max_bytes" json:"heap_max_bytes" doc:"main JVM's effective max heap, bytes"`
+	// FootprintBytes is the main JVM's estimated (or measured) total footprint.
+	FootprintBytes uint64 `expr:"footprint_bytes" json:"footprint_bytes" doc:"main JVM's total memory budget (heap max + non-heap), bytes"`
+	// FootprintRatioOfLimit is the main JVM's footprint divided by the cgroup limit (0 when unlimited).
+	FootprintRatioOfLimit float64 `expr:"footprint_ratio_of_limit" json:"footprint_ratio_of_limit" doc:"main JVM's footprint divided by the cgroup memory limit, 0 when unlimited"`
+	// ContainerSupportDisabled counts JVMs that ignore the cgroup limit.
+	ContainerSupportDisabled int `expr:"container_support_disabled" json:"container_support_disabled" doc:"JVMs that do not see the container limit (-XX:-UseContainerSupport, or a JDK too old for cgroup v2)"`
+	// Main is the JVM with the highest footprint ratio (or footprint when unlimited).
+	Main JVM `expr:"main" json:"main" doc:"the JVM with the largest footprint relative to the limit"`
+	// JVMs lists every JVM found (at most 20).
+	JVMs []JVM `expr:"jvms" json:"jvms" doc:"every JVM in the target cgroup (at most 20)"`
 }
 
-type reader struct{}
+// JVM is one Java virtual machine's memory budget.
+type JVM struct {
+	// PID is the JVM's process id.
+	PID int `expr:"pid" json:"pid" doc:"process id"`
+	// Name is the process name (comm).
+	Name string `expr:"name" json:"name" doc:"process name (comm)"`
+	// Command is the command line (truncated to 300 bytes).
+	Command string `expr:"command" json:"command" doc:"command line, arguments joined by spaces (at most 300 bytes)"`
+	// JavaVersion is JAVA_VERSION from the JDK's release file ("" if unknown).
+	JavaVersion string `expr:"java_version" json:"java_version" doc:"JAVA_VERSION from the JDK's release file, empty if unknown"`
+	// Flags are the JVM options in effect order (env vars and command line).
+	Flags []string `expr:"flags" json:"flags" doc:"JVM options in the order the JVM applies them (JAVA_TOOL_OPTIONS, JDK_JAVA_OPTIONS, command line, _JAVA_OPTIONS); later ones win"`
+	// EnvOptions names the environment variables that carried options.
+	EnvOptions []string `expr:"env_options" json:"env_options" doc:"environment variables that carried JVM options (JAVA_TOOL_OPTIONS, JDK_JAVA_OPTIONS, _JAVA_OPTIONS)"`
+	// HeapMaxBytes is the effective max heap.
+	HeapMaxBytes uint64 `expr:"heap_max_bytes" json:"heap_max_bytes" doc:"effective max heap, bytes"`
+	// HeapSource says where the max heap came from.
+	HeapSource string `expr:"heap_source" json:"heap_source" doc:"where the max heap came from: -Xmx, -XX:MaxHeapSize, -XX:MaxRAMPercentage, -XX:MaxRAM, -XX:MinRAMPercentage, or a default share of the memory the JVM sees"`
+	// HeapFlagFrom is where an explicit heap flag was given (command line or an env var).
+	HeapFlagFrom string `expr:"heap_flag_from" json:"heap_flag_from" doc:"where -Xmx/-XX:MaxHeapSize was given: command line or the environment variable; empty for ergonomic heaps"`
+	// HeapFixed is true when the heap is set in bytes (-Xmx), not as a share of the limit.
+	HeapFixed bool `expr:"heap_fixed" json:"heap_fixed" doc:"the heap is a fixed size (-Xmx or -XX:MaxHeapSize) that does not follow the container limit"`
+	// HeapMeasured is true when the max heap was read from the running JVM (jcmd VM.flags).
+	HeapMeasured bool `expr:"heap_measured" json:"heap_measured" doc:"the max heap was read from the running JVM (jcmd VM.flags), not computed"`
+	// ContainerSupport is true when the JVM sizes itself from the cgroup limit.
+	ContainerSupport bool `expr:"container_support" json:"container_support" doc:"the JVM sizes itself from the cgroup limit (-XX:+UseContainerSupport, the default, and a JDK that understands this cgroup version)"`
+	// SeesMemoryBytes is the memory the JVM's ergonomics start from.
+	SeesMemoryBytes uint64 `expr:"sees_memory_bytes" json:"sees_memory_bytes" doc:"memory the JVM's ergonomics start from: the cgroup limit with container support, else host RAM (or -XX:MaxRAM)"`
+	// GC is the garbage collector (Serial, Parallel, G1, Z, Shenandoah).
+	GC string `expr:"gc" json:"gc" doc:"garbage collector: Serial, Parallel, G1, Z, Shenandoah, Epsilon"`
+	// Threads is the live thread count.
+	Threads int `expr:"threads" json:"threads" doc:"live threads of the JVM process"`
+	// StackSizeBytes is the Java thread stack size (-Xss).
+	StackSizeBytes uint64 `expr:"stack_size_bytes" json:"stack_size_bytes" doc:"Java thread stack size (-Xss / ThreadStackSize, default 1 MiB), bytes"`
+	// DirectMemoryMaxBytes is the direct-buffer cap (MaxDirectMemorySize, default = max heap).
+	DirectMemoryMaxBytes uint64 `expr:"direct_memory_max_bytes" json:"direct_memory_max_bytes" doc:"cap on NIO direct buffers: -XX:MaxDirectMemorySize, or the max heap when not set"`
+	// DirectMemorySet is true when -XX:MaxDirectMemorySize is given.
+	DirectMemorySet bool `expr:"direct_memory_set" json:"direct_memory_set" doc:"-XX:MaxDirectMemorySize is given explicitly"`
+	// RSSBytes is the current resident set size.
+	RSSBytes uint64 `expr:"rss_bytes" json:"rss_bytes" doc:"current resident set size, bytes"`
+	// Components is the footprint per component.
+	Components Components `expr:"components" json:"components" doc:"footprint per component, bytes"`
+	// NonHeapBytes is footprint minus heap.
+	NonHeapBytes uint64 `expr:"non_heap_bytes" json:"non_heap_bytes" doc:"footprint outside the heap, bytes"`
+	// FootprintBytes is the total budget.
+	FootprintBytes uint64 `expr:"footprint_bytes" json:"footprint_bytes" doc:"total memory budget: heap max + metaspace + code cache + direct + thread stacks + GC + other native, bytes"`
+	// Measured is true when non-heap components come from jcmd VM.native_memory.
+	Measured bool `expr:"measured" json:"measured" doc:"non-heap components are measured (jcmd VM.native_memory summary, committed), not estimated"`
+	// MeasureNote says why the footprint is estimated, when it is.
+	MeasureNote string `expr:"measure_note" json:"measure_note" doc:"why the footprint is an estimate (no jcmd, NMT off, attach refused), empty when measured"`
+	// LimitBytes is the cgroup memory limit (0 when unlimited).
+	LimitBytes uint64 `expr:"limit_bytes" json:"limit_bytes" doc:"the cgroup memory limit, bytes, 0 when unlimited"`
+	// Limited is true when a cgroup memory limit applies.
+	Limited bool `expr:"limited" json:"limited" doc:"a cgroup memory limit applies"`
+	// FootprintRatioOfLimit is footprint / limit (0 when unlimited).
+	FootprintRatioOfLimit float64 `expr:"footprint_ratio_of_limit" json:"footprint_ratio_of_limit" doc:"footprint divided by the cgroup limit, 0 when unlimited"`
+	// HeapRatioOfLimit is max heap / limit (0 when unlimited).
+	HeapRatioOfLimit float64 `expr:"heap_ratio_of_limit" json:"heap_ratio_of_limit" doc:"max heap divided by the cgroup limit, 0 when unlimited"`
+	// HeapAt75PctBytes is the heap -XX:MaxRAMPercentage=75.0 would give at this limit.
+	HeapAt75PctBytes uint64 `expr:"heap_at_75_pct_bytes" json:"heap_at_75_pct_bytes" doc:"max heap that -XX:MaxRAMPercentage=75.0 (without -Xmx) gives at this limit, bytes; 0 when unlimited"`
+	// FittingMaxRAMPct is the largest MaxRAMPercentage whose budget stays within 90% of the limit.
+	FittingMaxRAMPct float64 `expr:"fitting_max_ram_pct" json:"fitting_max_ram_pct" doc:"largest -XX:MaxRAMPercentage (at most 75) whose whole budget stays within 90% of the limit with the current non-heap; 0 when none fits or unlimited"`
+}
+
+// Components is a JVM's footprint per component, bytes.
+type Components struct {
+	HeapBytes         uint64 `expr:"heap_bytes" json:"heap_bytes" doc:"Java heap (max)"`
+	MetaspaceBytes    uint64 `expr:"metaspace_bytes" json:"metaspace_bytes" doc:"metaspace and class space (MaxMetaspaceSize, else 14 MB + 5800 B x 10000 classes; measured: NMT Class+Metaspace)"`
+	CodeCacheBytes    uint64 `expr:"code_cache_bytes" json:"code_cache_bytes" doc:"JIT code cache (ReservedCodeCacheSize, default 240 MiB; measured: NMT Code)"`
+	DirectBytes       uint64 `expr:"direct_bytes" json:"direct_bytes" doc:"NIO direct buffers (MaxDirectMemorySize when given, else 10 MiB typical; measured: NMT Other)"`
+	ThreadStacksBytes uint64 `expr:"thread_stacks_bytes" json:"thread_stacks_bytes" doc:"live threads x stack size (measured: NMT Thread)"`
+	GCBytes           uint64 `expr:"gc_bytes" json:"gc_bytes" doc:"GC data structures (G1 ~10% of heap, others ~3%; measured: NMT GC)"`
+	OtherBytes        uint64 `expr:"other_bytes" json:"other_bytes" doc:"other native memory: CDS, symbols, compiler, malloc (20 MiB assumed; measured: the remaining NMT categories)"`
+}
+
+func (c Components) sum() uint64 {
+	return c.HeapBytes + c.MetaspaceBytes + c.CodeCacheBytes + c.DirectBytes + c.ThreadStacksBytes + c.GCBytes + c.OtherBytes
+}
 
 // New returns a reader for one run.
-func New(probe.Target, probe.Options) probe.Reader { return reader{} }
+func New(t probe.Target, _ probe.Options) probe.Reader { return &reader{target: t} }
 
-func (reader) Read(probe.Host) {}
+type reader struct {
+	target probe.Target
+	done   bool
+	err    error
+	jvms   []JVM
+	notes  []error
+}
 
-func (reader) Finish() (any, probe.Statuses) {
-	return Facts{}, probe.Statuses{"": {State: probe.Unavailable, Reason: "probe not implemented yet"}}
+const (
+	maxJVMs      = 20
+	maxAttach    = 4
+	jcmdTimeout  = 15 * time.Second
+	maxCommand   = 300
+	fitThreshold = 0.90
+)
+
+func (r *reader) Read(h probe.Host) {
+	if r.done {
+		return
+	}
+	r.done = true
+	loc, err := cgroup.Resolve(h, r.target)
+	if err != nil {
+		r.err = err
+		return
+	}
+	limit, limited, err := cgroup.ReadMemoryLimit(h, loc)
+	if err != nil {
+		r.notes = append(r.notes, fmt.Errorf("cgroup memory limit: %w", err))
+	}
+	var pids []int
+	if loc.Version == 0 {
+		if r.target.PID > 0 {
+			pids = []int{r.target.PID}
+		} else if h.Root == "" || h.Root == "/" {
+			pids = []int{os.Getpid()}
+		}
+	} else if pids, err = cgroup.Members(h, loc); err != nil {
+		r.err = err
+		return
+	}
+	host := hostInfo(h)
+	cpus := host.cpus
+	if q, ok := cgroup.ReadCPUQuota(h, loc); ok {
+		cpus = min(cpus, int(math.Ceil(q)))
+	}
+	attached := 0
+	for _, pid := range pids {
+		if len(r.jvms) >= maxJVMs {
+			break
+		}
+		j, groups, ok, err := inspect(h, pid)
+		if err != nil || !ok {
+			continue
+		}
+		budget(h, &j, groups, loc.Version, limit, limited, host.mem, cpus, &attached)
+		r.jvms = append(r.jvms, j)
+	}
+}
+
+type hostFacts struct {
+	mem  uint64
+	cpus int
+}
+
+func hostInfo(h probe.Host) hostFacts {
+	hf := hostFacts{cpus: 2}
+	if b, err := h.ReadFile("proc", "meminfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "MemTotal:" {
+				if v, err := strconv.ParseUint(f[1], 10, 64); err == nil && v < 1<<44 {
+					hf.mem = v * 1024
+				}
+			}
+		}
+	}
+	if b, err := h.ReadFile("proc", "stat"); err == nil {
+		n := 0
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "cpu") && len(line) > 3 && line[3] >= '0' && line[3] <= '9' {
+				n++
+			}
+		}
+		if n > 0 {
+			hf.cpus = n
+		}
+	}
+	return hf
+}
+
+// inspect reads a process and says whether it is a JVM.
+func inspect(h probe.Host, pid int) (JVM, []source, bool, error) {
+	ps := strconv.Itoa(pid)
+	exe, _ := os.Readlink(h.Path("proc", ps, "exe"))
+	exe = strings.TrimSuffix(exe, " (deleted)")
+	isJava := path.Base(exe) == "java"
+	if !isJava {
+		b, err := h.ReadFile("proc", ps, "maps")
+		if err != nil || !bytes.Contains(b, []byte("/libjvm.so")) {
+			return JVM{}, nil, false, err
+		}
+	}
+	st, err := h.ReadFile("proc", ps, "status")
+	if err != nil {
+		return JVM{}, nil, false, err
+	}
+	name, rss, threads := parseStatus(st)
+	j := JVM{PID: pid, Name: probe.Sanitize(name), RSSBytes: rss, Threads: threads}
+	cmd, err := h.ReadFile("proc", ps, "cmdline")
+	if err != nil {
+		return JVM{}, nil, false, err
+	}
+	args := splitNUL(cmd)
+	c := strings.Join(args, " ")
+	if len(c) > maxCommand {
+		c = c[:maxCommand]
+	}
+	j.Command = probe.Sanitize(c)
+	env := map[string]string{}
+	if b, err := h.ReadFile("proc", ps, "environ"); err == nil {
+		for _, kv := range splitNUL(b) {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				switch k {
+				case "JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "_JAVA_OPTIONS":
+					env[k] = v
+				}
+			}
+		}
+	}
+	var groups []source
+	add := func(from string, opts []string) {
+		if len(opts) > 0 {
+			groups = append(groups, source{from, opts})
+		}
+	}
+	for _, k := range []string{"JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS"} {
+		if v, ok := env[k]; ok && (k != "JDK_JAVA_OPTIONS" || isJava) {
+			add(k, splitOptions(v))
+			j.EnvOptions = append(j.EnvOptions, k)
+		}
+	}
+	if len(args) > 1 {
+		if isJava {
+			add("command line", launcherOptions(args[1:]))
+		} else {
+			add("command line", embeddedOptions(args[1:]))
+		}
+	}
+	if v, ok := env["_JAVA_OPTIONS"]; ok {
+		add("_JAVA_OPTIONS", splitOptions(v))
+		j.EnvOptions = append(j.EnvOptions, "_JAVA_OPTIONS")
+	}
+	for _, g := range groups {
+		for _, o := range g.opts {
+			j.Flags = append(j.Flags, probe.Sanitize(o))
+		}
+	}
+	if exe != "" {
+		home := path.Dir(path.Dir(exe))
+		if b, err := h.ReadFile("proc", ps, "root", home, "release"); err == nil {
+			j.JavaVersion = probe.Sanitize(releaseVersion(b))
+		}
+	}
+	return j, groups, true, nil
+}
+
+func splitNUL(b []byte) []string {
+	var out []string
+	for _, p := range bytes.Split(bytes.TrimRight(b, "\x00"), []byte{0}) {
+		if len(p) > 0 {
+			out = append(out, string(p))
+		}
+	}
+	return out
+}
+
+func parseStatus(b []byte) (name string, rss uint64, threads int) {
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		switch k {
+		case "Name":
+			name = v
+		case "VmRSS":
+			n, _, _ := strings.Cut(v, " ")
+			if x, err := strconv.ParseUint(n, 10, 64); err == nil && x < 1<<44 {
+				rss = x * 1024
+			}
+		case "Threads":
+			threads, _ = strconv.Atoi(v)
+		}
+	}
+	return
+}
+
+func releaseVersion(b []byte) string {
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "JAVA_VERSION="); ok {
+			return strings.Trim(strings.TrimSpace(v), `"`)
+		}
+	}
+	return ""
+}
+
+// understandsV2 says whether a JDK version reads cgroup v2 limits: 15+,
+// 11.0.16+, 8u372+. Unknown versions are assumed to.
+func understandsV2(v string) bool {
+	if v == "" {
+		return true
+	}
+	parts := strings.FieldsFunc(v, func(r rune) bool { return r == '.' || r == '_' || r == '-' || r == '+' })
+	num := func(i int) int {
+		if i >= len(parts) {
+			return 0
+		}
+		n, _ := strconv.Atoi(parts[i])
+		return n
+	}
+	major := num(0)
+	if major == 1 {
+		return num(1) > 8 || num(3) >= 372
+	}
+	switch {
+	case major >= 15:
+		return true
+	case major == 11:
+		return num(2) >= 16
+	}
+	return false
+}
+
+// budget computes heap and footprint, attaching with jcmd when allowed.
+func budget(h probe.Host, j *JVM, groups []source, version int, limit uint64, limited bool, hostMem uint64, cpus int, attached *int) {
+	var measuredFlags []string
+	var nm nmt
+	measured := false
+	o, _ := parseOptions(groups)
+	switch {
+	case h.Run == nil:
+		j.MeasureNote = "jcmd may not be run here: footprint estimated from flags"
+	case o.attachDisabled:
+		j.MeasureNote = "the JVM disables attach (-XX:+DisableAttachMechanism or -Xrs): footprint estimated from flags"
+	case *attached >= maxAttach:
+		j.MeasureNote = fmt.Sprintf("only %d JVMs are attached to per run: footprint estimated from flags", maxAttach)
+	default:
+		*attached++
+		ctx, cancel := context.WithTimeout(context.Background(), jcmdTimeout)
+		out, err := h.Run(ctx, "jcmd", strconv.Itoa(j.PID), "VM.flags")
+		cancel()
+		if err == nil {
+			measuredFlags, err = parseVMFlags(out)
+		}
+		if err != nil {
+			j.MeasureNote = "jcmd VM.flags failed: " + probe.Sanitize(firstLine(out, err))
+			break
+		}
+		all := append(append([]source{}, groups...), source{"jcmd VM.flags", measuredFlags})
+		if mo, _ := parseOptions(all); mo.nmt == "summary" || mo.nmt == "detail" {
+			ctx, cancel := context.WithTimeout(context.Background(), jcmdTimeout)
+			out, err := h.Run(ctx, "jcmd", strconv.Itoa(j.PID), "VM.native_memory", "summary")
+			cancel()
+			if err == nil {
+				nm, err = parseNMT(out)
+			}
+			if err == nil {
+				measured = true
+			} else {
+				j.MeasureNote = "jcmd VM.native_memory failed: " + probe.Sanitize(firstLine(out, err))
+			}
+		} else {
+			j.MeasureNote = "native memory tracking is off (-XX:NativeMemoryTracking=summary enables it): non-heap estimated"
+		}
+	}
+
+	j.ContainerSupport = o.containerSupport && (version != 2 || understandsV2(j.JavaVersion))
+	sees := hostMem
+	if j.ContainerSupport && limited {
+		sees = limit
+	}
+	hp := maxHeap(o, sees)
+	j.HeapMaxBytes, j.HeapSource, j.HeapFixed = hp.bytes, hp.source, o.xmx > 0
+	if o.xmx > 0 {
+		j.HeapFlagFrom = o.xmxFrom
+	}
+	j.SeesMemoryBytes = sees
+	if o.maxRAM > 0 {
+		j.SeesMemoryBytes = o.maxRAM
+	}
+	if measuredFlags != nil {
+		mo, _ := parseOptions([]source{{"jcmd VM.flags", measuredFlags}})
+		if mo.xmx > 0 {
+			j.HeapMaxBytes, j.HeapMeasured = mo.xmx, true
+		}
+		if mo.gc != "" {
+			o.gc = mo.gc
+		}
+		if mo.codeCache > 0 {
+			o.codeCache = mo.codeCache
+		}
+		if mo.maxDirect > 0 {
+			o.maxDirect = mo.maxDirect
+		}
+	}
+	j.GC = chooseGC(o, cpus, sees)
+	j.StackSizeBytes = o.xss
+	if j.StackSizeBytes == 0 {
+		j.StackSizeBytes = defaultStack
+	}
+	j.DirectMemorySet = o.maxDirect > 0
+	j.DirectMemoryMaxBytes = o.maxDirect
+	if !j.DirectMemorySet {
+		j.DirectMemoryMaxBytes = j.HeapMaxBytes
+	}
+
+	c := Components{HeapBytes: j.HeapMaxBytes}
+	if measured {
+		cm := nm.committed
+		c.MetaspaceBytes = cm["Class"] + cm["Metaspace"]
+		c.CodeCacheBytes = cm["Code"]
+		c.DirectBytes = cm["Other"]
+		c.ThreadStacksBytes = cm["Thread"]
+		c.GCBytes = cm["GC"]
+		known := cm["Java Heap"] + c.MetaspaceBytes + c.CodeCacheBytes + c.DirectBytes + c.ThreadStacksBytes + c.GCBytes
+		if nm.total > known {
+			c.OtherBytes = nm.total - known
+		}
+		// A direct-memory cap set above the limit is a budget, not a measurement: keep it.
+		if j.DirectMemorySet && o.maxDirect > c.DirectBytes {
+			c.DirectBytes = o.maxDirect
+		}
+	} else {
+		c.MetaspaceBytes = o.maxMeta
+		if c.MetaspaceBytes == 0 {
+			c.MetaspaceBytes = metaspaceBase + metaspacePer*assumedClasses
+		}
+		c.CodeCacheBytes = o.codeCache
+		if c.CodeCacheBytes == 0 {
+			c.CodeCacheBytes = codeCacheTiered
+			if !o.tiered {
+				c.CodeCacheBytes = codeCacheNoTiered
+			}
+		}
+		c.DirectBytes = o.maxDirect
+		if c.DirectBytes == 0 {
+			c.DirectBytes = assumedDirect
+		}
+		c.ThreadStacksBytes = uint64(max(j.Threads, 1)) * j.StackSizeBytes
+		c.GCBytes = uint64(float64(j.HeapMaxBytes) * gcOverhead(j.GC))
+		c.OtherBytes = otherNative
+	}
+	j.Measured = measured
+	if measured {
+		j.MeasureNote = ""
+	}
+	j.Components = c
+	j.FootprintBytes = c.sum()
+	j.NonHeapBytes = j.FootprintBytes - c.HeapBytes
+	j.Limited, j.LimitBytes = limited, limit
+	if limited && limit > 0 {
+		j.FootprintRatioOfLimit = float64(j.FootprintBytes) / float64(limit)
+		j.HeapRatioOfLimit = float64(j.HeapMaxBytes) / float64(limit)
+		j.HeapAt75PctBytes = maxHeap(options{maxRAMPct: 75, hasMaxRAMPct: true}, limit).bytes
+		// Non-heap that does not scale with the heap, and the GC share that does.
+		fixed := float64(j.NonHeapBytes - c.GCBytes)
+		share := gcOverhead(j.GC)
+		room := fitThreshold*float64(limit) - fixed
+		if room > 0 {
+			pct := math.Floor(100 * room / (1 + share) / float64(limit))
+			j.FittingMaxRAMPct = min(75, pct)
+		}
+	}
+}
+
+func firstLine(out []byte, err error) string {
+	s := strings.TrimSpace(string(out))
+	for _, line := range strings.Split(s, "\n") {
+		line = strings.TrimSpace(line)
+		if line != "" && !strings.HasSuffix(line, ":") {
+			return clip(line + " (" + err.Error() + ")")
+		}
+	}
+	return err.Error()
+}
+
+func (r *reader) Finish() (any, probe.Statuses) {
+	var f Facts
+	st := probe.Statuses{}
+	if !r.done {
+		st[""] = probe.Status{State: probe.Error, Reason: "no reading taken"}
+		return f, st
+	}
+	if r.err != nil {
+		s := probe.StatusOf(r.err, "JVMs of the target cgroup")
+		if errors.Is(r.err, cgroup.ErrOutsideNamespace) || errors.Is(r.err, cgroup.ErrNotFound) {
+			s = probe.Status{State: probe.Unavailable, Reason: r.err.Error()}
+		}
+		if errors.Is(r.err, fs.ErrPermission) {
+			s.Fix = "run as root (reading other users' /proc/PID/environ and maps needs it)"
+		}
+		st[""] = s
+		return f, st
+	}
+	st[""] = probe.Status{State: probe.OK}
+	sort.SliceStable(r.jvms, func(a, b int) bool { return r.jvms[a].PID < r.jvms[b].PID })
+	f.JVMs = r.jvms
+	f.Count = len(r.jvms)
+	f.Present = f.Count > 0
+	best := -1
+	for i, j := range r.jvms {
+		if !j.ContainerSupport {
+			f.ContainerSupportDisabled++
+		}
+		if best < 0 || j.FootprintRatioOfLimit > r.jvms[best].FootprintRatioOfLimit ||
+			(j.FootprintRatioOfLimit == r.jvms[best].FootprintRatioOfLimit && j.FootprintBytes > r.jvms[best].FootprintBytes) {
+			best = i
+		}
+	}
+	if best >= 0 {
+		f.Main = r.jvms[best]
+		f.HeapMaxBytes, f.FootprintBytes, f.FootprintRatioOfLimit = f.Main.HeapMaxBytes, f.Main.FootprintBytes, f.Main.FootprintRatioOfLimit
+	}
+	if len(r.notes) > 0 {
+		st["footprint_ratio_of_limit"] = probe.StatusOf(errors.Join(r.notes...), "cgroup memory limit")
+	}
+	return f, st
 }
