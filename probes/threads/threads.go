@@ -1,20 +1,569 @@
-// Package threads is a placeholder until its probe lands.
+// Package threads builds a target process's wait profile without ptrace:
+// every Read samples each thread's state, wchan and current syscall
+// (/proc/PID/task/TID/{stat,wchan,syscall}) and classes the sample as
+// running, runnable, lock, disk, paging, network, poll, idle or other. The
+// fd argument of a blocking read/write is resolved through /proc/PID/fd to
+// tell a socket from a file or a pipe. Per-thread schedstat splits state R
+// into running and runnable (waiting for a CPU) and counts wake-ups, which
+// with the futex addresses threads wait on gives the lock-contention
+// evidence.
+//
+// Cost: the files are kept open and re-read at offset 0 (procfs regenerates
+// them), about 10-15 µs per thread-sample; the sampling rate adapts to the
+// thread count so that a round of all threads stays within
+// sampleBudgetPerS thread-samples per second.
 package threads
 
-import "github.com/diagnose-sh/diagnose/probes/probe"
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"time"
 
-// Facts is this probe's section of the fact tree.
-type Facts struct {
-	Placeholder bool `expr:"placeholder" json:"placeholder"`
+	"github.com/diagnose-sh/diagnose/probes/probe"
+)
+
+const (
+	// sampleBudgetPerS caps thread-samples per second (≈2-3 % of one CPU).
+	sampleBudgetPerS = 2000
+	// maxThreadsPerRound caps how many threads one round reads; larger
+	// processes are sampled in rotating slices.
+	maxThreadsPerRound = 1000
+	// maxKeptOpen caps the threads whose files stay open (3-4 fds each).
+	maxKeptOpen = 1000
+	// topN is how many wchans/syscalls are listed.
+	topN = 5
+)
+
+// Share is a name and its share of the blocked thread-samples.
+type Share struct {
+	// Name is the wchan symbol or syscall name.
+	Name string `expr:"name" json:"name" doc:"wchan symbol or syscall name"`
+	// Pct is the share of all thread-samples, 0-100.
+	Pct float64 `expr:"pct" json:"pct" doc:"share of all thread-samples, 0-100"`
 }
 
-type reader struct{}
+// Facts is the thread wait profile over the window. The *_pct shares are
+// of all thread-samples (they add up to 100); the *_threads values are the
+// average number of threads in that class (share × threads), which does not
+// shrink when a process has many idle threads.
+type Facts struct {
+	// Samples is the number of sampling rounds.
+	Samples int `expr:"samples" json:"samples" doc:"sampling rounds taken over the window"`
+	// ThreadSamples is the number of thread-samples classified.
+	ThreadSamples int `expr:"thread_samples" json:"thread_samples" doc:"thread-samples classified (rounds × threads)"`
+	// Threads is the largest thread count seen.
+	Threads int `expr:"threads" json:"threads" doc:"largest number of threads seen in a round"`
+	// SampleHz is the achieved sampling rate.
+	SampleHz float64 `expr:"sample_hz" json:"sample_hz" doc:"achieved sampling rounds per second (adapts to the thread count)"`
 
-// New returns a reader for one run.
-func New(probe.Target, probe.Options) probe.Reader { return reader{} }
+	RunningPct  float64 `expr:"running_pct" json:"running_pct" doc:"share of thread-samples on a CPU (state R, split from runnable by schedstat)"`
+	RunnablePct float64 `expr:"runnable_pct" json:"runnable_pct" doc:"share of thread-samples runnable but waiting for a CPU (CPU starvation or cgroup throttling)"`
+	LockPct     float64 `expr:"lock_pct" json:"lock_pct" doc:"share blocked in futex, flock or fcntl lock waits; parked idle threads count too, see contending_threads"`
+	DiskPct     float64 `expr:"disk_pct" json:"disk_pct" doc:"share in uninterruptible disk waits, fsync, direct I/O, reads of regular files"`
+	PagingPct   float64 `expr:"paging_pct" json:"paging_pct" doc:"share blocked outside a syscall in state D: major page faults (swap-in, mmap'ed files)"`
+	NetworkPct  float64 `expr:"network_pct" json:"network_pct" doc:"share blocked on one socket: read/recv/send/connect (waiting on a peer)"`
+	PollPct     float64 `expr:"poll_pct" json:"poll_pct" doc:"share waiting in epoll/poll/select/accept for any event (an idle event loop or server)"`
+	IdlePct     float64 `expr:"idle_pct" json:"idle_pct" doc:"share sleeping: nanosleep, pause, pipes, ttys, waiting for children or signals"`
+	OtherPct    float64 `expr:"other_pct" json:"other_pct" doc:"share in other waits (stopped, unknown wchan), or unclassifiable without permission"`
 
-func (reader) Read(probe.Host) {}
+	RunningThreads  float64 `expr:"running_threads" json:"running_threads" doc:"average threads on a CPU"`
+	RunnableThreads float64 `expr:"runnable_threads" json:"runnable_threads" doc:"average threads waiting for a CPU"`
+	LockThreads     float64 `expr:"lock_threads" json:"lock_threads" doc:"average threads in lock (futex) waits"`
+	DiskThreads     float64 `expr:"disk_threads" json:"disk_threads" doc:"average threads in disk waits"`
+	PagingThreads   float64 `expr:"paging_threads" json:"paging_threads" doc:"average threads in major page faults"`
+	NetworkThreads  float64 `expr:"network_threads" json:"network_threads" doc:"average threads blocked on a socket peer"`
+	PollThreads     float64 `expr:"poll_threads" json:"poll_threads" doc:"average threads in epoll/poll/select/accept"`
+	IdleThreads     float64 `expr:"idle_threads" json:"idle_threads" doc:"average threads sleeping"`
 
-func (reader) Finish() (any, probe.Statuses) {
-	return Facts{}, probe.Statuses{"": {State: probe.Unavailable, Reason: "probe not implemented yet"}}
+	// MutexWaitPct is the share of thread-samples in futex waits shaped like a contended glibc mutex.
+	MutexWaitPct float64 `expr:"mutex_wait_pct" json:"mutex_wait_pct" doc:"share in futex waits shaped like a contended pthread mutex (FUTEX_WAIT val 2 or PI lock); JVM monitors do not show this shape"`
+	// SameFutexWaitersAvg is the average, over rounds, of the largest group of threads waiting on one futex address.
+	SameFutexWaitersAvg float64 `expr:"same_futex_waiters_avg" json:"same_futex_waiters_avg" doc:"average over rounds of the largest number of threads waiting on the same futex address (a contended mutex); JVM monitors park on per-thread addresses"`
+	// SameFutexWaitersMax is the largest such group in any round.
+	SameFutexWaitersMax int `expr:"same_futex_waiters_max" json:"same_futex_waiters_max" doc:"largest number of threads seen waiting on one futex address in a round"`
+	// SameFutexAddr is that futex address, for display.
+	SameFutexAddr string `expr:"same_futex_addr" json:"same_futex_addr" doc:"the futex address most threads waited on (display only)"`
+	// LockWakeupsPerS is wake/re-block churn: schedule-ins per second of threads that mostly wait in futex.
+	LockWakeupsPerS float64 `expr:"lock_wakeups_per_s" json:"lock_wakeups_per_s" doc:"wake/re-block churn: times per second threads that spend >=30% of samples in lock waits were scheduled in (schedstat)"`
+	// ContendingThreads counts threads that wait on locks, run, and keep waking.
+	ContendingThreads int `expr:"contending_threads" json:"contending_threads" doc:"threads that spent >=30% of samples in lock waits, ran >=2% of the window and woke >=20 times/s: workers waiting on each other, not parked idle threads"`
+
+	// TopWchans lists the most frequent wchans of blocked samples (display).
+	TopWchans []Share `expr:"top_wchans" json:"top_wchans" doc:"most frequent kernel wait functions of blocked samples (display)"`
+	// TopSyscalls lists the most frequent syscalls of blocked samples (display).
+	TopSyscalls []Share `expr:"top_syscalls" json:"top_syscalls" doc:"most frequent syscalls of blocked samples (display)"`
+}
+
+// taskFiles are a thread's files, kept open between rounds.
+type taskFiles struct {
+	stat, wchan, syscall, sched *os.File
+	keep                        bool // stays open between rounds
+}
+
+func (t *taskFiles) close() {
+	for _, f := range []*os.File{t.stat, t.wchan, t.syscall, t.sched} {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+// threadAcc accumulates one thread over the window.
+type threadAcc struct {
+	samples, lock   int
+	cls             [numClasses]int // samples per class
+	first, last     schedstat
+	firstAt, lastAt time.Time
+	hasFirst        bool
+	hasLast         bool
+}
+
+type reader struct {
+	pid     int
+	root    string
+	files   map[int]*taskFiles
+	buf     []byte
+	next    time.Time // earliest time of the next round (rate adaptation)
+	firstAt time.Time
+	lastAt  time.Time
+	offset  int // rotation for processes above maxThreadsPerRound
+
+	rounds, samples, maxThreads int
+	counts                      [numClasses]int
+	mutexWaits                  int
+	sameSum                     int
+	sameMax                     int
+	sameAddr                    uint64
+	wchans, syscalls            map[string]int
+	acc                         map[int]*threadAcc
+
+	firstErr      error
+	ended         bool
+	syscallDenied error // syscall file unreadable (PTRACE_MODE_ATTACH)
+	blockedSeen   int   // S/D samples with stat field 35 present
+	wchanFlagSeen int   // of those, with field 35 == 1 (wchan readable)
+}
+
+// New returns a reader for one run over t.PID.
+func New(t probe.Target, _ probe.Options) probe.Reader {
+	return &reader{pid: t.PID, files: map[int]*taskFiles{}, buf: make([]byte, 4096),
+		wchans: map[string]int{}, syscalls: map[string]int{}, acc: map[int]*threadAcc{}}
+}
+
+func (r *reader) Read(h probe.Host) {
+	if r.pid <= 0 || r.ended {
+		return
+	}
+	if h.Root != r.root {
+		r.closeAll()
+		r.root = h.Root
+	}
+	if r.rounds > 0 && h.Now.Before(r.next) {
+		return
+	}
+	taskDir := h.Path("proc", strconv.Itoa(r.pid), "task")
+	d, err := os.Open(taskDir)
+	if err != nil {
+		if r.rounds == 0 && r.firstErr == nil {
+			r.firstErr = err
+		}
+		if r.rounds > 0 {
+			r.ended = true
+		}
+		return
+	}
+	names, err := d.Readdirnames(-1)
+	d.Close()
+	if err != nil || len(names) == 0 {
+		if r.rounds > 0 {
+			r.ended = true
+		} else if r.firstErr == nil {
+			r.firstErr = fmt.Errorf("%w: no threads", probe.ErrNoProcess)
+		}
+		return
+	}
+	tids := make([]int, 0, len(names))
+	for _, n := range names {
+		if tid, err := strconv.Atoi(n); err == nil {
+			tids = append(tids, tid)
+		}
+	}
+	sort.Ints(tids)
+	if len(tids) > maxThreadsPerRound {
+		start := r.offset % len(tids)
+		tids = append(tids[start:], tids[:start]...)[:maxThreadsPerRound]
+		r.offset += maxThreadsPerRound
+	}
+	fdCache := map[int]fdKind{}
+	kind := func(fd int) fdKind {
+		if k, ok := fdCache[fd]; ok {
+			return k
+		}
+		link, err := os.Readlink(h.Path("proc", strconv.Itoa(r.pid), "fd", strconv.Itoa(fd)))
+		k := fdUnknown
+		if err == nil {
+			k = kindOfLink(link)
+		}
+		fdCache[fd] = k
+		return k
+	}
+	futexGroups := map[uint64]int{}
+	seen := 0
+	live := map[int]bool{}
+	for _, tid := range tids {
+		tf := r.filesFor(taskDir, tid)
+		b, err := r.readFile(tf, &tf.stat, taskDir, tid, "stat")
+		if err != nil {
+			r.drop(tid)
+			continue
+		}
+		ts, err := parseTaskStat(b)
+		if err != nil {
+			continue
+		}
+		live[tid] = true
+		var wchan string
+		var sc *sysc
+		if ts.State == 'S' || ts.State == 'D' {
+			if ts.HasField {
+				r.blockedSeen++
+				if ts.WchanSet {
+					r.wchanFlagSeen++
+				}
+			}
+			if b, err := r.readFile(tf, &tf.wchan, taskDir, tid, "wchan"); err == nil {
+				wchan = stripWchan(string(b))
+			}
+			if r.syscallDenied == nil {
+				b, err := r.readFile(tf, &tf.syscall, taskDir, tid, "syscall")
+				switch {
+				case errors.Is(err, fs.ErrPermission):
+					r.syscallDenied = err
+				case err == nil:
+					if s, err := parseSyscall(b); err == nil {
+						sc = &s
+					}
+				}
+			}
+		}
+		c := classify(ts.State, wchan, sc, kind)
+		r.counts[c]++
+		seen++
+		a := r.acc[tid]
+		if a == nil {
+			a = &threadAcc{}
+			r.acc[tid] = a
+		}
+		a.samples++
+		a.cls[c]++
+		if c == clsLock {
+			a.lock++
+			if addr, mutex, ok := futexWait(sc); ok {
+				futexGroups[addr]++
+				if mutex {
+					r.mutexWaits++
+				}
+			}
+		}
+		if ts.State == 'S' || ts.State == 'D' {
+			if wchan != "" && wchan != "0" {
+				r.wchans[wchan]++
+			}
+			if sc != nil && !sc.Running && !sc.Outside {
+				r.syscalls[syscallName(sc.Nr)]++
+			} else if sc != nil && sc.Outside {
+				r.syscalls["(page fault)"]++
+			}
+		}
+		if b, err := r.readFile(tf, &tf.sched, taskDir, tid, "schedstat"); err == nil {
+			if s, err := parseSchedstat(b); err == nil {
+				if !a.hasFirst {
+					a.first, a.firstAt, a.hasFirst = s, h.Now, true
+				}
+				a.last, a.lastAt, a.hasLast = s, h.Now, true
+			}
+		}
+	}
+	for tid := range r.files {
+		if !live[tid] {
+			r.drop(tid)
+		}
+	}
+	if seen == 0 {
+		if r.rounds > 0 {
+			r.ended = true
+		}
+		return
+	}
+	best, bestAddr := 0, uint64(0)
+	for addr, n := range futexGroups {
+		if n > best || n == best && addr < bestAddr {
+			best, bestAddr = n, addr
+		}
+	}
+	r.sameSum += best
+	if best > r.sameMax {
+		r.sameMax, r.sameAddr = best, bestAddr
+	}
+	if r.rounds == 0 {
+		r.firstAt = h.Now
+	}
+	r.lastAt = h.Now
+	r.rounds++
+	r.samples += seen
+	r.maxThreads = max(r.maxThreads, seen)
+	// Adapt: a round of n threads may come at most every n/budget seconds.
+	r.next = h.Now.Add(time.Duration(float64(seen) / sampleBudgetPerS * float64(time.Second)))
+}
+
+func (r *reader) filesFor(taskDir string, tid int) *taskFiles {
+	if tf, ok := r.files[tid]; ok {
+		return tf
+	}
+	tf := &taskFiles{}
+	if len(r.files) < maxKeptOpen {
+		tf.keep = true
+		r.files[tid] = tf
+	}
+	return tf
+}
+
+// readFile re-reads a kept-open file at offset 0, opening it on first use.
+// Files of threads beyond maxKeptOpen are opened and closed each time.
+func (r *reader) readFile(tf *taskFiles, slot **os.File, taskDir string, tid int, name string) ([]byte, error) {
+	if *slot == nil {
+		f, err := os.Open(filepath.Join(taskDir, strconv.Itoa(tid), name))
+		if err != nil {
+			return nil, err
+		}
+		if !tf.keep {
+			defer f.Close()
+			return readAt0(f, r.buf)
+		}
+		*slot = f
+	}
+	return readAt0(*slot, r.buf)
+}
+
+func readAt0(f *os.File, buf []byte) ([]byte, error) {
+	n, err := f.ReadAt(buf, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, io.ErrUnexpectedEOF
+	}
+	return buf[:n], nil
+}
+
+func (r *reader) drop(tid int) {
+	if tf, ok := r.files[tid]; ok {
+		tf.close()
+		delete(r.files, tid)
+	}
+}
+
+func (r *reader) closeAll() {
+	for tid := range r.files {
+		r.drop(tid)
+	}
+}
+
+var shareFields = []string{"lock_pct", "network_pct", "poll_pct", "idle_pct", "other_pct",
+	"lock_threads", "network_threads", "poll_threads", "idle_threads",
+	"mutex_wait_pct", "same_futex_waiters_avg", "same_futex_waiters_max", "lock_wakeups_per_s",
+	"contending_threads", "top_wchans", "top_syscalls"}
+
+func (r *reader) Finish() (any, probe.Statuses) {
+	r.closeAll()
+	st := probe.Statuses{}
+	if r.pid <= 0 {
+		st[""] = probe.Status{State: probe.Unavailable, Reason: "no target process", Fix: "pass --pid"}
+		return Facts{}, st
+	}
+	if r.rounds == 0 {
+		err := r.firstErr
+		if err == nil || errors.Is(err, fs.ErrNotExist) || errors.Is(err, probe.ErrNoProcess) {
+			st[""] = probe.Status{State: probe.Unavailable, Reason: fmt.Sprintf("process %d does not exist", r.pid)}
+		} else {
+			st[""] = probe.StatusOf(err, fmt.Sprintf("/proc/%d/task", r.pid))
+		}
+		return Facts{}, st
+	}
+	st[""] = probe.Status{State: probe.OK}
+	if r.ended {
+		st[""] = probe.Status{State: probe.OK, Reason: "the process ended during the window; the profile covers the part observed"}
+	}
+	n := float64(r.samples)
+	f := Facts{Samples: r.rounds, ThreadSamples: r.samples, Threads: r.maxThreads}
+	dt := r.lastAt.Sub(r.firstAt).Seconds()
+	if dt > 0 && r.rounds > 1 {
+		f.SampleHz = round(float64(r.rounds-1) / dt)
+	}
+	// Thread-time per class: running and runnable come exactly from
+	// schedstat; the rest of each thread's span is blocked time, split by
+	// that thread's blocked samples (sampling alone over-counts R for
+	// threads that block and wake thousands of times a second).
+	var tm [numClasses + 1]float64 // + runnable at index numClasses
+	const runnable = int(numClasses)
+	var span, pending, wakeups float64
+	for _, a := range r.acc {
+		if !a.hasFirst || !a.hasLast || !a.lastAt.After(a.firstAt) {
+			continue
+		}
+		sp := a.lastAt.Sub(a.firstAt).Seconds()
+		dr := float64(a.last.RunNS-min(a.first.RunNS, a.last.RunNS)) / 1e9
+		dw := float64(a.last.WaitNS-min(a.first.WaitNS, a.last.WaitNS)) / 1e9
+		if dr+dw > sp { // reading skew: scale into the span
+			k := sp / (dr + dw)
+			dr, dw = dr*k, dw*k
+		}
+		span += sp
+		tm[clsRunning] += dr
+		tm[runnable] += dw
+		blocked := sp - dr - dw
+		nb := a.samples - a.cls[clsRunning]
+		if nb > 0 {
+			for c := clsLock; c < numClasses; c++ {
+				tm[c] += blocked * float64(a.cls[c]) / float64(nb)
+			}
+		} else {
+			pending += blocked
+		}
+		if a.samples > 0 && float64(a.lock)/float64(a.samples) >= 0.3 {
+			ds := float64(a.last.Slices - min(a.first.Slices, a.last.Slices))
+			wakeups += ds
+			if dr/sp >= 0.02 && ds/sp >= 20 {
+				f.ContendingThreads++
+			}
+		}
+	}
+	if span > 0 {
+		// Blocked time of threads never caught blocked: spread like the rest.
+		var tb float64
+		for c := clsLock; c < numClasses; c++ {
+			tb += tm[c]
+		}
+		if tb > 0 {
+			for c := clsLock; c < numClasses; c++ {
+				tm[c] += pending * tm[c] / tb
+			}
+		} else {
+			tm[clsOther] += pending
+		}
+		pct := func(c int) float64 { return round(tm[c] / span * 100) }
+		f.RunningPct = pct(int(clsRunning))
+		f.RunnablePct = pct(runnable)
+		f.LockPct = pct(int(clsLock))
+		f.DiskPct = pct(int(clsDisk))
+		f.PagingPct = pct(int(clsPaging))
+		f.NetworkPct = pct(int(clsNetwork))
+		f.PollPct = pct(int(clsPoll))
+		f.IdlePct = pct(int(clsIdle))
+		f.OtherPct = round((tm[clsOther] + tm[clsUnknown]) / span * 100)
+		th := func(c int) float64 { return round(tm[c] / dt) }
+		f.RunningThreads = th(int(clsRunning))
+		f.RunnableThreads = th(runnable)
+		f.LockThreads = th(int(clsLock))
+		f.DiskThreads = th(int(clsDisk))
+		f.PagingThreads = th(int(clsPaging))
+		f.NetworkThreads = th(int(clsNetwork))
+		f.PollThreads = th(int(clsPoll))
+		f.IdleThreads = th(int(clsIdle))
+	} else {
+		// One round: shares of the samples; R cannot be split.
+		pct := func(c class) float64 { return round(float64(r.counts[c]) / n * 100) }
+		f.RunningPct = pct(clsRunning)
+		f.LockPct = pct(clsLock)
+		f.DiskPct = pct(clsDisk)
+		f.PagingPct = pct(clsPaging)
+		f.NetworkPct = pct(clsNetwork)
+		f.PollPct = pct(clsPoll)
+		f.IdlePct = pct(clsIdle)
+		f.OtherPct = round(float64(r.counts[clsOther]+r.counts[clsUnknown]) / n * 100)
+		avg := n / float64(r.rounds)
+		f.RunningThreads = round(f.RunningPct / 100 * avg)
+		f.LockThreads = round(f.LockPct / 100 * avg)
+		f.DiskThreads = round(f.DiskPct / 100 * avg)
+		f.PagingThreads = round(f.PagingPct / 100 * avg)
+		f.NetworkThreads = round(f.NetworkPct / 100 * avg)
+		f.PollThreads = round(f.PollPct / 100 * avg)
+		f.IdleThreads = round(f.IdlePct / 100 * avg)
+	}
+	f.MutexWaitPct = round(float64(r.mutexWaits) / n * 100)
+	f.SameFutexWaitersAvg = round(float64(r.sameSum) / float64(r.rounds))
+	f.SameFutexWaitersMax = r.sameMax
+	if r.sameMax > 0 {
+		f.SameFutexAddr = fmt.Sprintf("0x%x", r.sameAddr)
+	}
+	if span > 0 && dt > 0 {
+		f.LockWakeupsPerS = round(wakeups / dt)
+	} else {
+		st["lock_wakeups_per_s"] = probe.Status{State: probe.Unavailable, Reason: "only one sampling round"}
+		st["contending_threads"] = st["lock_wakeups_per_s"]
+		st["runnable_pct"] = probe.Status{State: probe.Unavailable, Reason: "only one sampling round: running and runnable cannot be told apart"}
+		st["runnable_threads"] = st["runnable_pct"]
+	}
+	f.TopWchans = top(r.wchans, n)
+	f.TopSyscalls = top(r.syscalls, n)
+
+	wchanHidden := r.blockedSeen > 0 && r.wchanFlagSeen == 0
+	if wchanHidden {
+		st["top_wchans"] = probe.Status{State: probe.Unavailable,
+			Reason: "wchan reads as 0 without ptrace-read permission on the target", Fix: "run as root or as the target's user"}
+		f.TopWchans = nil
+	}
+	if r.syscallDenied != nil {
+		st["top_syscalls"] = probe.Status{State: probe.Unavailable,
+			Reason: "/proc/PID/task/TID/syscall: permission denied (needs ptrace-attach permission)", Fix: "run as root or with CAP_SYS_PTRACE"}
+		st["mutex_wait_pct"] = st["top_syscalls"]
+		st["same_futex_waiters_avg"] = st["top_syscalls"]
+		st["same_futex_waiters_max"] = st["top_syscalls"]
+		f.TopSyscalls = nil
+		f.MutexWaitPct, f.SameFutexWaitersAvg, f.SameFutexWaitersMax, f.SameFutexAddr = 0, 0, 0, ""
+	}
+	if wchanHidden && r.syscallDenied != nil {
+		s := probe.Status{State: probe.Unavailable,
+			Reason: "blocked threads cannot be classified: wchan reads 0 and syscall is unreadable without ptrace permission",
+			Fix:    "run as root or with CAP_SYS_PTRACE"}
+		for _, k := range shareFields {
+			st[k] = s
+		}
+		f.LockPct, f.NetworkPct, f.PollPct, f.IdlePct = 0, 0, 0, 0
+		f.LockThreads, f.NetworkThreads, f.PollThreads, f.IdleThreads = 0, 0, 0, 0
+		f.LockWakeupsPerS, f.ContendingThreads = 0, 0
+	}
+	return f, st
+}
+
+func top(m map[string]int, n float64) []Share {
+	out := make([]Share, 0, len(m))
+	for k, v := range m {
+		out = append(out, Share{Name: probe.Sanitize(k), Pct: round(float64(v) / n * 100)})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Pct != out[j].Pct {
+			return out[i].Pct > out[j].Pct
+		}
+		return out[i].Name < out[j].Name
+	})
+	if len(out) > topN {
+		out = out[:topN]
+	}
+	return out
+}
+
+// round keeps two decimals so golden files are stable and readable.
+func round(x float64) float64 {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return 0
+	}
+	return math.Round(x*100) / 100
 }

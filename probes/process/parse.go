@@ -1,0 +1,228 @@
+package process
+
+// Pure parsers for the per-process files under /proc/PID (see proc_pid_stat(5),
+// proc_pid_status(5), Documentation/scheduler/sched-stats.rst and
+// Documentation/filesystems/proc.rst).
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// errFormat is wrapped by every parse error.
+var errFormat = errors.New("unexpected format")
+
+// procStat holds the fields diagnose uses from /proc/PID/stat or
+// /proc/PID/task/TID/stat:
+//
+//	15371 (mutex) S 15369 15369 2313 0 -1 4194304 121 0 0 0 100 18 0 0 20 0 5 0 159587 ...
+//
+// comm may contain spaces and parentheses, so fields are counted after the
+// LAST ')'. Field numbers below are proc(5)'s 1-based ones.
+type procStat struct {
+	Comm       string
+	State      byte   // 3
+	MinFlt     uint64 // 10
+	MajFlt     uint64 // 12
+	UTime      uint64 // 14, USER_HZ ticks
+	STime      uint64 // 15, USER_HZ ticks
+	NumThreads int64  // 20
+	StartTime  uint64 // 22, ticks since boot
+	RSSPages   int64  // 24
+	BlkioTicks uint64 // 42 delayacct_blkio_ticks (0 unless delay accounting is on)
+	HasBlkio   bool   // the file had field 42
+}
+
+func parseStat(b []byte) (procStat, error) {
+	var s procStat
+	open := bytes.IndexByte(b, '(')
+	closeIdx := bytes.LastIndexByte(b, ')')
+	if open < 0 || closeIdx < open {
+		return s, fmt.Errorf("%w: stat: no (comm)", errFormat)
+	}
+	s.Comm = string(b[open+1 : closeIdx])
+	f := strings.Fields(string(b[closeIdx+1:]))
+	// f[0] is field 3.
+	if len(f) < 22 { // up to field 24
+		return s, fmt.Errorf("%w: stat: %d fields after comm, want >= 22", errFormat, len(f))
+	}
+	if len(f[0]) != 1 {
+		return s, fmt.Errorf("%w: stat: state %q", errFormat, f[0])
+	}
+	s.State = f[0][0]
+	var err error
+	u := func(n int) uint64 {
+		if err != nil {
+			return 0
+		}
+		var v uint64
+		v, err = strconv.ParseUint(f[n-3], 10, 64)
+		if err != nil {
+			err = fmt.Errorf("%w: stat field %d: %w", errFormat, n, err)
+		}
+		return v
+	}
+	i := func(n int) int64 {
+		if err != nil {
+			return 0
+		}
+		var v int64
+		v, err = strconv.ParseInt(f[n-3], 10, 64)
+		if err != nil {
+			err = fmt.Errorf("%w: stat field %d: %w", errFormat, n, err)
+		}
+		return v
+	}
+	s.MinFlt = u(10)
+	s.MajFlt = u(12)
+	s.UTime = u(14)
+	s.STime = u(15)
+	s.NumThreads = i(20)
+	s.StartTime = u(22)
+	s.RSSPages = i(24)
+	if len(f) >= 40 {
+		s.BlkioTicks = u(42)
+		s.HasBlkio = true
+	}
+	return s, err
+}
+
+// procStatus holds the /proc/PID/status keys diagnose uses ("Key:\tvalue" lines).
+type procStatus struct {
+	Name        string
+	State       string
+	Threads     int64
+	VmRSSKB     uint64
+	VmSwapKB    uint64
+	TracerPID   int64
+	Voluntary   uint64
+	Involuntary uint64
+	HasRSS      bool // kernel threads and zombies have no Vm* lines
+	HasCtxt     bool
+}
+
+func parseStatus(b []byte) (procStatus, error) {
+	var s procStatus
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 0, 4096), 64<<10)
+	seen := 0
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		var err error
+		switch k {
+		case "Name":
+			s.Name = v
+		case "State":
+			s.State = v
+		case "Threads":
+			s.Threads, err = strconv.ParseInt(v, 10, 64)
+		case "VmRSS":
+			s.VmRSSKB, err = parseKB(v)
+			s.HasRSS = err == nil
+		case "VmSwap":
+			s.VmSwapKB, err = parseKB(v)
+		case "TracerPid":
+			s.TracerPID, err = strconv.ParseInt(v, 10, 64)
+		case "voluntary_ctxt_switches":
+			s.Voluntary, err = strconv.ParseUint(v, 10, 64)
+			s.HasCtxt = err == nil
+		case "nonvoluntary_ctxt_switches":
+			s.Involuntary, err = strconv.ParseUint(v, 10, 64)
+		default:
+			continue
+		}
+		if err != nil {
+			return s, fmt.Errorf("%w: status %s: %w", errFormat, k, err)
+		}
+		seen++
+	}
+	if err := sc.Err(); err != nil {
+		return s, fmt.Errorf("%w: status: %w", errFormat, err)
+	}
+	if seen == 0 || s.Name == "" && s.State == "" {
+		return s, fmt.Errorf("%w: status: no Name/State lines", errFormat)
+	}
+	return s, nil
+}
+
+func parseKB(v string) (uint64, error) {
+	num, unit, _ := strings.Cut(v, " ")
+	if strings.TrimSpace(unit) != "kB" {
+		return 0, fmt.Errorf("unit %q, want kB", unit)
+	}
+	return strconv.ParseUint(num, 10, 64)
+}
+
+// schedstat is /proc/PID/task/TID/schedstat: "run_ns wait_ns timeslices".
+type schedstat struct {
+	RunNS, WaitNS, Slices uint64
+}
+
+func parseSchedstat(b []byte) (schedstat, error) {
+	f := strings.Fields(string(b))
+	if len(f) != 3 {
+		return schedstat{}, fmt.Errorf("%w: schedstat: %d fields, want 3", errFormat, len(f))
+	}
+	var s schedstat
+	var err [3]error
+	s.RunNS, err[0] = strconv.ParseUint(f[0], 10, 64)
+	s.WaitNS, err[1] = strconv.ParseUint(f[1], 10, 64)
+	s.Slices, err[2] = strconv.ParseUint(f[2], 10, 64)
+	if e := errors.Join(err[:]...); e != nil {
+		return schedstat{}, fmt.Errorf("%w: schedstat: %w", errFormat, e)
+	}
+	return s, nil
+}
+
+// procIO is /proc/PID/io ("rchar: 3980" lines).
+type procIO struct {
+	RChar, WChar, ReadBytes, WriteBytes, CancelledWriteBytes uint64
+}
+
+func parseIO(b []byte) (procIO, error) {
+	var p procIO
+	seen := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+		if err != nil {
+			return p, fmt.Errorf("%w: io %s: %w", errFormat, k, err)
+		}
+		switch k {
+		case "rchar":
+			p.RChar = n
+		case "wchar":
+			p.WChar = n
+		case "read_bytes":
+			p.ReadBytes = n
+		case "write_bytes":
+			p.WriteBytes = n
+		case "cancelled_write_bytes":
+			p.CancelledWriteBytes = n
+		default:
+			continue
+		}
+		seen++
+	}
+	if seen < 4 {
+		return p, fmt.Errorf("%w: io: %d known keys, want 5", errFormat, seen)
+	}
+	return p, nil
+}
+
+// parseCmdline turns the NUL-separated /proc/PID/cmdline into one line.
+func parseCmdline(b []byte) string {
+	b = bytes.TrimRight(b, "\x00")
+	return string(bytes.ReplaceAll(b, []byte{0}, []byte{' '}))
+}
