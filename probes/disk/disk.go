@@ -177,7 +177,7 @@ var errNoReading = errors.New("no reading taken")
 
 // Finish computes the facts over the window.
 func (r *reader) Finish() (any, probe.Statuses) {
-	var f Facts
+	f := Facts{Devices: []Device{}}
 	st := probe.Statuses{}
 	var good []sample
 	var firstErr error = errNoReading
@@ -212,7 +212,6 @@ func (r *reader) Finish() (any, probe.Statuses) {
 		}
 	}
 	sort.Strings(names)
-	f.Devices = []Device{}
 	for _, n := range names {
 		d := compute(n, first.ctr[n], last.ctr[n], dt)
 		f.Devices = append(f.Devices, d)

@@ -85,7 +85,9 @@ type reader struct {
 }
 
 // New returns a reader for one run; the target is ignored (system-wide).
-func New(probe.Target, probe.Options) probe.Reader { return &reader{pageSize: uint64(os.Getpagesize())} }
+func New(probe.Target, probe.Options) probe.Reader {
+	return &reader{pageSize: uint64(os.Getpagesize())}
+}
 
 // errNoMemTotal is returned when /proc/meminfo has no usable MemTotal.
 var errNoMemTotal = errors.New("/proc/meminfo has no MemTotal")

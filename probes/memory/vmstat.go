@@ -46,11 +46,11 @@ func parseVmstat(b []byte) (vmstat, error) {
 			continue
 		}
 		if !ok {
-			return vmstat{}, fmt.Errorf("%w: /proc/vmstat: %s has no value", ErrGarbled, key)
+			return vmstat{}, fmt.Errorf("%w: %s has no value", ErrGarbled, key)
 		}
 		n, err := strconv.ParseUint(string(bytes.TrimSpace(val)), 10, 64)
 		if err != nil {
-			return vmstat{}, fmt.Errorf("%w: /proc/vmstat: %s: %w", ErrGarbled, key, err)
+			return vmstat{}, fmt.Errorf("%w: %s: %w", ErrGarbled, key, err)
 		}
 		*add += n
 		v.has |= bit
