@@ -67,8 +67,10 @@ func TestSamplerWrongSectionTypeIsAnError(t *testing.T) {
 
 type wrongReader struct{}
 
-func (wrongReader) Read(probe.Host)               {}
-func (wrongReader) Finish() (any, probe.Statuses) { return "oops", probe.Statuses{"": {State: probe.OK}} }
+func (wrongReader) Read(probe.Host) {}
+func (wrongReader) Finish() (any, probe.Statuses) {
+	return "oops", probe.Statuses{"": {State: probe.OK}}
+}
 
 func TestRegistryNamesMatchFactsTags(t *testing.T) {
 	var f Facts

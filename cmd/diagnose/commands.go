@@ -209,7 +209,6 @@ func (e *env) collect(args []string) error {
 	return nil
 }
 
-
 func writeJSON(w interface{ Write([]byte) (int, error) }, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
