@@ -75,8 +75,10 @@ func Registry() []Probe {
 	return []Probe{
 		entry("host", "kernel, CPU count, uptime, load averages, container view (/proc/loadavg, /proc/uptime)",
 			func(f *Facts) *hostinfo.Facts { return &f.Host }, hostinfo.New),
-		entry("cpu", "CPU time shares, run queue, blocked tasks, context switches (/proc/stat), like vmstat",
-			func(f *Facts) *cpu.Facts { return &f.CPU }, cpu.New),
+		// 250 ms: r and b are instantaneous; vmstat 1 reads them once a second,
+		// we average about 4 readings a second over the window.
+		withInterval(entry("cpu", "CPU time shares, run queue r and blocked b averaged over the window, context switches, interrupts (/proc/stat), like vmstat",
+			func(f *Facts) *cpu.Facts { return &f.CPU }, cpu.New), 250*time.Millisecond),
 		entry("memory", "memory and swap use, swap-in/out, major faults, page scans (/proc/meminfo, /proc/vmstat)",
 			func(f *Facts) *memory.Facts { return &f.Memory }, memory.New),
 		entry("psi", "pressure stall information for cpu, io and memory (/proc/pressure)",
