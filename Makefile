@@ -1,0 +1,42 @@
+# diagnose: see README.md. Every target fails loudly; none ends in `|| true`.
+GO       ?= go
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -X main.version=$(VERSION)
+FUZZTIME ?= 10s
+
+.PHONY: all build run test test-short lint fuzz bench clean
+
+all: lint test build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/diagnose ./cmd/diagnose
+
+# The main job on this machine: the system playbook, no PID needed.
+run: build
+	./bin/diagnose system
+
+# The whole suite, live workload tests included (they need root; they skip without it).
+test:
+	$(GO) test -count=1 ./...
+
+# Without the live workload tests.
+test-short:
+	DIAGNOSE_SKIP_LIVE=1 $(GO) test -count=1 ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# Each fuzz target for FUZZTIME (go test -fuzz takes one target per run).
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./engine/... ./probes/...
+
+clean:
+	rm -rf bin
