@@ -205,7 +205,13 @@ func (e *env) collect(args []string) error {
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", *out, err)
 	}
-	fmt.Fprintf(e.stderr, "wrote %s (%d probes, %.1fs window)\n", *out, len(statuses), rf.window.Seconds())
+	ok := 0
+	for path, st := range statuses {
+		if !strings.Contains(path, ".") && st.State == probe.OK {
+			ok++
+		}
+	}
+	fmt.Fprintf(e.stderr, "wrote %s (%d of %d probes ok, %.1fs window)\n", *out, ok, len(probes.Registry()), rf.window.Seconds())
 	return nil
 }
 
