@@ -1,0 +1,306 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/diagnose-sh/diagnose/probes/probetest"
+)
+
+// oomReport is the part of the JSON report these tests read.
+type oomReport struct {
+	Verdict struct {
+		Class string `json:"class"`
+	} `json:"verdict"`
+	Findings []struct {
+		Rule     string `json:"rule"`
+		Severity string `json:"severity"`
+		Evidence string `json:"evidence"`
+		Explain  string `json:"explain"`
+	} `json:"findings"`
+	Unknown []struct {
+		Rule   string `json:"rule"`
+		Reason string `json:"reason"`
+	} `json:"unknown"`
+	Facts struct {
+		Cgroup struct {
+			Path             string `json:"path"`
+			MemoryLimitBytes uint64 `json:"memory_limit_bytes"`
+			OOMKills         uint64 `json:"oom_kills"`
+		} `json:"cgroup"`
+		OOM struct {
+			TargetCount int `json:"target_count"`
+			Last        struct {
+				PID        int    `json:"pid"`
+				Name       string `json:"name"`
+				Constraint string `json:"constraint"`
+				LimitBytes uint64 `json:"limit_bytes"`
+			} `json:"last"`
+		} `json:"oom"`
+		JVM struct {
+			Present bool `json:"present"`
+			Main    struct {
+				PID                  int    `json:"pid"`
+				DirectMemoryMaxBytes uint64 `json:"direct_memory_max_bytes"`
+				FootprintBytes       uint64 `json:"footprint_bytes"`
+			} `json:"main"`
+		} `json:"jvm"`
+	} `json:"facts"`
+}
+
+func (r oomReport) finding(rule string) (string, bool) {
+	for _, f := range r.Findings {
+		if f.Rule == rule {
+			return f.Evidence + " / " + f.Explain, true
+		}
+	}
+	return "", false
+}
+
+// memoryCgroup creates a memory-limited cgroup for the test (v1 memory
+// controller, else v2 with the memory controller) and removes it at the end.
+func memoryCgroup(t *testing.T, limit uint64) string {
+	t.Helper()
+	name := fmt.Sprintf("diagnose-oom-test-%d-%d", os.Getpid(), time.Now().UnixNano())
+	var dir, limitFile string
+	switch {
+	case fileExists("/sys/fs/cgroup/memory/memory.limit_in_bytes") || fileExists("/sys/fs/cgroup/memory/cgroup.procs"):
+		dir, limitFile = filepath.Join("/sys/fs/cgroup/memory", name), "memory.limit_in_bytes"
+	case strings.Contains(readString("/sys/fs/cgroup/cgroup.subtree_control"), "memory"):
+		dir, limitFile = filepath.Join("/sys/fs/cgroup", name), "memory.max"
+	default:
+		t.Skip("no cgroup memory controller to create a limited cgroup in")
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatalf("create cgroup: %v", err)
+	}
+	t.Cleanup(func() {
+		// The processes are killed by earlier cleanups (they run last-in first-out).
+		for i := 0; i < 50; i++ {
+			if err := os.Remove(dir); err == nil || errors.Is(err, os.ErrNotExist) {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Errorf("could not remove cgroup %s", dir)
+	})
+	if err := os.WriteFile(filepath.Join(dir, limitFile), []byte(fmt.Sprint(limit)), 0o644); err != nil {
+		t.Fatalf("set limit: %v", err)
+	}
+	return dir
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+func readString(p string) string { b, _ := os.ReadFile(p); return string(b) }
+
+// startJVM starts java in the cgroup (a shell joins it, then execs java so
+// every page is charged there) and waits for its "ready" line.
+func startJVM(t *testing.T, cg, classes string, args ...string) (*exec.Cmd, io.WriteCloser, *bytes.Buffer) {
+	t.Helper()
+	script := `echo $$ > "$0/cgroup.procs" && exec java "$@"`
+	cmd := exec.Command("sh", append([]string{"-c", script, cg, "-cp", classes}, args...)...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	cmd.Stdout = pw
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start java: %v", err)
+	}
+	exited := make(chan struct{})
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+	})
+	var out bytes.Buffer
+	ready := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			if sc.Text() == "ready" {
+				ready <- true
+			}
+			out.WriteString(sc.Text() + "\n")
+		}
+	}()
+	go func() {
+		cmd.Wait()
+		pw.Close()
+		close(exited)
+	}()
+	select {
+	case <-ready:
+	case <-exited:
+		t.Fatalf("java exited before it was ready: %s", errOut.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("java not ready after 30 s: %s", errOut.String())
+	}
+	return cmd, stdin, &out
+}
+
+func runOOMPlaybook(t *testing.T, cg string) oomReport {
+	t.Helper()
+	pb := filepath.Join(probetest.RepoRoot(t), "playbooks", "oom-container.yaml")
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"run", pb, "--cgroup", cg, "--duration", "1s", "--format", "json"}, strings.NewReader(""), &stdout, &stderr)
+	if code == exitUsage {
+		t.Fatalf("diagnose exit %d: %s", code, stderr.String())
+	}
+	var rep oomReport
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("report is not JSON: %v\n%s", err, stdout.String())
+	}
+	for _, f := range rep.Findings {
+		t.Logf("finding %s (%s): %s", f.Rule, f.Severity, f.Evidence)
+	}
+	for _, u := range rep.Unknown {
+		t.Logf("unknown %s: %s", u.Rule, u.Reason)
+	}
+	return rep
+}
+
+func compileOOMWorkloads(t *testing.T) string {
+	t.Helper()
+	probetest.Need(t, "java", "javac")
+	dir := t.TempDir()
+	src := filepath.Join(probetest.RepoRoot(t), "testdata", "workloads")
+	out, err := exec.Command("javac", "-d", dir, filepath.Join(src, "OomDirect.java"), filepath.Join(src, "OomIdle.java")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("javac: %v\n%s", err, out)
+	}
+	return dir
+}
+
+// TestLiveOOMKilledJVM: a JVM whose direct buffers may grow past a 256 MiB
+// limit is first flagged while alive, then killed by the kernel (exit 137),
+// and the report names the kill, the victim and the limit.
+func TestLiveOOMKilledJVM(t *testing.T) {
+	probetest.Live(t)
+	classes := compileOOMWorkloads(t)
+	const limit = 256 << 20
+	cg := memoryCgroup(t, limit)
+	cmd, stdin, out := startJVM(t, cg, classes, "-Xmx128m", "-XX:MaxDirectMemorySize=1g", "OomDirect")
+	pid := cmd.Process.Pid
+
+	// Alive: the budget finding names the cause.
+	rep := runOOMPlaybook(t, cg)
+	if rep.Facts.Cgroup.MemoryLimitBytes != limit {
+		t.Errorf("cgroup.memory_limit_bytes = %d, want %d", rep.Facts.Cgroup.MemoryLimitBytes, limit)
+	}
+	if !rep.Facts.JVM.Present || rep.Facts.JVM.Main.PID != pid {
+		t.Errorf("jvm.main.pid = %d (present %v), want the JVM %d", rep.Facts.JVM.Main.PID, rep.Facts.JVM.Present, pid)
+	}
+	if rep.Facts.JVM.Main.DirectMemoryMaxBytes != 1<<30 {
+		t.Errorf("jvm.main.direct_memory_max_bytes = %d, want 1 GiB", rep.Facts.JVM.Main.DirectMemoryMaxBytes)
+	}
+	for _, rule := range []string{"jvm-direct-memory-over-limit", "jvm-budget-exceeds-limit"} {
+		ev, ok := rep.finding(rule)
+		if !ok {
+			t.Errorf("no %s finding for a JVM allowed 128 MiB heap + 1 GiB direct in 256 MiB", rule)
+			continue
+		}
+		if !strings.Contains(ev, "256.0 MiB") || !strings.Contains(ev, "1.0 GiB") {
+			t.Errorf("%s evidence does not name the limit and the direct cap: %s", rule, ev)
+		}
+	}
+	if _, ok := rep.finding("oom-killed"); ok {
+		t.Errorf("oom-killed before anything was killed")
+	}
+
+	// Let it allocate: the kernel must kill it.
+	if _, err := io.WriteString(stdin, "go\n"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
+		if st := readString(fmt.Sprintf("/proc/%d/stat", pid)); strings.Contains(st, ") Z ") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	ps := cmd.ProcessState
+	if ps == nil {
+		// Wait is running in the start helper; poll for the state.
+		for i := 0; i < 100 && cmd.ProcessState == nil; i++ {
+			time.Sleep(50 * time.Millisecond)
+		}
+		ps = cmd.ProcessState
+	}
+	if ps == nil {
+		t.Fatalf("java still running after 30 s of allocation; output:\n%s", out.String())
+	}
+	ws, _ := ps.Sys().(syscall.WaitStatus)
+	if !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("java ended with %v, want SIGKILL (exit 137) from the OOM killer; output tail:\n%s", ps, tail(out.String(), 5))
+	}
+	t.Logf("java %d killed by SIGKILL (exit 137) after: %s", pid, strings.TrimSpace(tail(out.String(), 1)))
+
+	// Dead: the report names the kill, the victim and the limit.
+	rep = runOOMPlaybook(t, cg)
+	ev, ok := rep.finding("oom-killed")
+	if !ok {
+		t.Fatalf("no oom-killed finding after the kernel killed java; verdict %q", rep.Verdict.Class)
+	}
+	if rep.Verdict.Class != "memory" {
+		t.Errorf("verdict %q, want memory", rep.Verdict.Class)
+	}
+	if rep.Facts.Cgroup.OOMKills < 1 {
+		t.Errorf("cgroup.oom_kills = %d, want >= 1", rep.Facts.Cgroup.OOMKills)
+	}
+	if !strings.Contains(ev, "256.0 MiB") {
+		t.Errorf("oom-killed evidence does not name the 256 MiB limit: %s", ev)
+	}
+	if rep.Facts.OOM.TargetCount < 1 || rep.Facts.OOM.Last.PID != pid || rep.Facts.OOM.Last.Name != "java" {
+		t.Errorf("oom.last = %+v (target_count %d), want java pid %d", rep.Facts.OOM.Last, rep.Facts.OOM.TargetCount, pid)
+	} else if !strings.Contains(ev, fmt.Sprintf("java (pid %d)", pid)) {
+		t.Errorf("oom-killed evidence does not name the victim java (pid %d): %s", pid, ev)
+	}
+	if rep.Facts.OOM.Last.Constraint != "CONSTRAINT_MEMCG" || rep.Facts.OOM.Last.LimitBytes != limit {
+		t.Errorf("oom.last constraint %q limit %d, want CONSTRAINT_MEMCG at %d", rep.Facts.OOM.Last.Constraint, rep.Facts.OOM.Last.LimitBytes, limit)
+	}
+}
+
+// TestLiveOOMFittingJVM: a default JVM in a 1 GiB cgroup is no alarm.
+func TestLiveOOMFittingJVM(t *testing.T) {
+	probetest.Live(t)
+	classes := compileOOMWorkloads(t)
+	cg := memoryCgroup(t, 1<<30)
+	cmd, _, _ := startJVM(t, cg, classes, "OomIdle")
+	rep := runOOMPlaybook(t, cg)
+	if !rep.Facts.JVM.Present || rep.Facts.JVM.Main.PID != cmd.Process.Pid {
+		t.Fatalf("JVM %d not found in the cgroup: %+v", cmd.Process.Pid, rep.Facts.JVM)
+	}
+	for _, f := range rep.Findings {
+		if f.Severity != "info" {
+			t.Errorf("false alarm for a JVM that fits its limit: %s (%s): %s", f.Rule, f.Severity, f.Evidence)
+		}
+	}
+	if rep.Verdict.Class != "none" && rep.Verdict.Class != "" {
+		t.Errorf("verdict %q, want none", rep.Verdict.Class)
+	}
+	t.Logf("fitting JVM footprint %d bytes in a 1 GiB limit", rep.Facts.JVM.Main.FootprintBytes)
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
