@@ -2,6 +2,8 @@ package playbooks_test
 
 import (
 	"io/fs"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -53,5 +55,22 @@ func TestShippedPlaybooksCompile(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The complete example in docs/playbooks.md must stay a valid playbook.
+func TestDocsExampleCompiles(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "playbooks.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "```yaml\n")
+	example, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("docs/playbooks.md has no ```yaml example")
+	}
+	schema := engine.MustSchema(reflect.TypeOf(probes.Facts{}))
+	if _, err := engine.Load("docs/playbooks.md example", []byte(example), schema); err != nil {
+		t.Fatalf("the documented example does not load:\n%v", err)
 	}
 }
