@@ -1,0 +1,219 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/diagnose-sh/diagnose/probes"
+	"github.com/diagnose-sh/diagnose/probes/cpu"
+	"github.com/diagnose-sh/diagnose/probes/disk"
+	"github.com/diagnose-sh/diagnose/probes/hostinfo"
+	"github.com/diagnose-sh/diagnose/probes/memory"
+	"github.com/diagnose-sh/diagnose/probes/probe"
+	"github.com/diagnose-sh/diagnose/probes/probetest"
+	"github.com/diagnose-sh/diagnose/probes/psi"
+)
+
+// sysReport is the part of the JSON report the system tests read.
+type sysReport struct {
+	Verdict struct {
+		Class      string   `json:"class"`
+		Also       []string `json:"also"`
+		Exonerated []string `json:"exonerated"`
+		Unchecked  []string `json:"unchecked"`
+	} `json:"verdict"`
+	Findings []struct {
+		Rule     string   `json:"rule"`
+		Class    string   `json:"class"`
+		Severity string   `json:"severity"`
+		Evidence string   `json:"evidence"`
+		Next     []string `json:"next"`
+	} `json:"findings"`
+	Unknown []struct {
+		Rule   string `json:"rule"`
+		Reason string `json:"reason"`
+	} `json:"unknown"`
+	Facts struct {
+		CPU   cpu.Facts  `json:"cpu"`
+		Disks disk.Facts `json:"disks"`
+	} `json:"facts"`
+}
+
+func (r sysReport) fired(rule string) bool {
+	for _, f := range r.Findings {
+		if f.Rule == rule {
+			return true
+		}
+	}
+	return false
+}
+
+func (r sysReport) rules() []string {
+	var out []string
+	for _, f := range r.Findings {
+		out = append(out, f.Rule)
+	}
+	return out
+}
+
+// runSystem runs `diagnose system` (the embedded playbook) with extra args.
+func runSystem(t *testing.T, args ...string) (sysReport, int) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(append([]string{"system", "--format", "json"}, args...), strings.NewReader(""), &stdout, &stderr)
+	var rep sysReport
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("exit %d, output not JSON: %v\nstdout:\n%s\nstderr:\n%s", code, err, stdout.String(), stderr.String())
+	}
+	for _, f := range rep.Findings {
+		if f.Evidence == "" || strings.Contains(f.Evidence, "{{") {
+			t.Errorf("rule %s: evidence %q", f.Rule, f.Evidence)
+		}
+	}
+	return rep, code
+}
+
+// More busy loops than CPUs: the verdict is cpu, via cpu-saturated.
+func TestLiveSystemCPUSaturated(t *testing.T) {
+	probetest.Live(t)
+	for range 2*runtime.NumCPU() + 1 {
+		probetest.Start(t, "sh", "-c", "while :; do :; done")
+	}
+	time.Sleep(300 * time.Millisecond)
+	rep, code := runSystem(t, "--duration", "2s")
+	t.Logf("verdict %s, rules %v, r %.2f busy %.1f", rep.Verdict.Class, rep.rules(), rep.Facts.CPU.RunQueue, rep.Facts.CPU.BusyPct)
+	if rep.Verdict.Class != "cpu" || !rep.fired("cpu-saturated") || code != exitFindings {
+		t.Errorf("verdict %s (exit %d), rules %v; want cpu via cpu-saturated, exit 1", rep.Verdict.Class, code, rep.rules())
+	}
+}
+
+// Direct-I/O writers on the real disk (the test's temp dir): tasks block on
+// I/O, so io-wait fires. A fast disk is busy but its await stays low: the
+// playbook must then not call it saturated.
+func TestLiveSystemIOWait(t *testing.T) {
+	probetest.Live(t)
+	probetest.Need(t, "fio")
+	dir := t.TempDir()
+	probetest.Start(t, "fio", "--name=w", "--directory="+dir, "--numjobs=4", "--rw=randwrite", "--bs=4k",
+		"--direct=1", "--ioengine=psync", "--size=16M", "--time_based", "--runtime=30", "--output=/dev/null")
+	time.Sleep(time.Second) // file layout
+	rep, _ := runSystem(t, "--duration", "2s")
+	b := rep.Facts.Disks.Busiest
+	t.Logf("verdict %s also %v, rules %v; iowait %.1f b %.2f; %s util %.1f await %.3f aqu %.2f",
+		rep.Verdict.Class, rep.Verdict.Also, rep.rules(), rep.Facts.CPU.IowaitPct, rep.Facts.CPU.Blocked, b.Name, b.UtilPct, b.AwaitMs, b.AquSz)
+	if !rep.fired("io-wait") {
+		t.Errorf("io-wait did not fire: rules %v", rep.rules())
+	}
+	if rep.Verdict.Class != "io" && !contains(rep.Verdict.Also, "io") {
+		t.Errorf("verdict %s also %v: io missing", rep.Verdict.Class, rep.Verdict.Also)
+	}
+	saturated := false
+	for _, d := range rep.Facts.Disks.Devices {
+		saturated = saturated || (d.UtilPct >= 80 && d.AwaitMs >= 5 && d.AquSz >= 1)
+	}
+	if rep.fired("disk-saturated") != saturated {
+		t.Errorf("disk-saturated fired %v, facts say %v: %+v", rep.fired("disk-saturated"), saturated, rep.Facts.Disks.Devices)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// fixtureSnapshot replays the system probes over a fixture scenario and
+// writes the facts as a snapshot, so the playbook can be checked against
+// recorded and hand-made machines (swapping, no PSI) that a test cannot
+// safely create live. edit may change the facts first.
+func fixtureSnapshot(t *testing.T, scenario string, edit func(*probes.Facts)) string {
+	t.Helper()
+	roots := []string{probetest.Fixture(t, scenario, "t0"), probetest.Fixture(t, scenario, "t1")}
+	var f probes.Facts
+	st := probe.Statuses{}
+	add := func(section string, r probe.Reader) any {
+		v, s := probetest.Replay(r, time.Second, roots...)
+		for k, x := range s {
+			if k == "" {
+				st[section] = x
+			} else {
+				st[section+"."+k] = x
+			}
+		}
+		return v
+	}
+	f.Host = add("host", hostinfo.New(probe.Target{}, probe.Options{})).(hostinfo.Facts)
+	f.CPU = add("cpu", cpu.New(probe.Target{}, probe.Options{})).(cpu.Facts)
+	f.Memory = add("memory", memory.New(probe.Target{}, probe.Options{})).(memory.Facts)
+	f.PSI = add("psi", psi.New(probe.Target{}, probe.Options{})).(psi.Facts)
+	f.Disks = add("disks", disk.New(probe.Target{}, probe.Options{})).(disk.Facts)
+	if edit != nil {
+		edit(&f)
+	}
+	snap := probes.Snapshot{Version: probes.SnapshotVersion, Tool: "test", CollectedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+		WindowSeconds: 1, Status: st, Facts: f}
+	p := filepath.Join(t.TempDir(), scenario+".json")
+	var buf bytes.Buffer
+	if err := probes.WriteSnapshot(&buf, snap); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestSystemPlaybookOnFixtures(t *testing.T) {
+	for _, tc := range []struct {
+		scenario string
+		edit     func(*probes.Facts)
+		class    string
+		fired    []string
+		notFired []string
+	}{
+		{scenario: "sys-idle", class: "none", notFired: []string{"cpu-saturated", "io-wait", "swapping", "disk-saturated"}},
+		{scenario: "sys-cpu-saturated", class: "cpu", fired: []string{"cpu-saturated"}},
+		{scenario: "sys-iowait", class: "io", fired: []string{"io-wait", "disk-busy-not-saturated"}, notFired: []string{"disk-saturated"}},
+		{scenario: "sys-swapping", class: "memory", fired: []string{"swapping-in", "direct-reclaim", "memory-pressure", "major-faults", "memory-low"}},
+		// Without PSI only info rules are unknown: the verdict stays decided.
+		{scenario: "sys-no-psi", class: "none"},
+		{scenario: "sys-many-disks", class: "none", fired: []string{"disk-busy-not-saturated"}, notFired: []string{"disk-saturated"}},
+		{scenario: "sys-many-disks", class: "io", edit: func(f *probes.Facts) {
+			d := &f.Disks.Devices[3] // sda: a slow disk with a queue
+			d.UtilPct, d.AwaitMs, d.RAwaitMs, d.WAwaitMs, d.AquSz = 97, 35, 30, 40, 6
+		}, fired: []string{"disk-saturated"}},
+		{scenario: "sys-idle", class: "throttled", edit: func(f *probes.Facts) { f.CPU.StealPct = 25 }, fired: []string{"cpu-steal"}},
+	} {
+		t.Run(tc.scenario+"-"+tc.class, func(t *testing.T) {
+			snap := fixtureSnapshot(t, tc.scenario, tc.edit)
+			rep, _ := runSystem(t, "--snapshot", snap)
+			if rep.Verdict.Class != tc.class {
+				t.Errorf("verdict %s, want %s (rules %v, unknown %v)", rep.Verdict.Class, tc.class, rep.rules(), rep.Unknown)
+			}
+			for _, r := range tc.fired {
+				if !rep.fired(r) {
+					t.Errorf("%s did not fire: %v", r, rep.rules())
+				}
+			}
+			for _, r := range tc.notFired {
+				if rep.fired(r) {
+					t.Errorf("%s fired", r)
+				}
+			}
+			if tc.scenario == "sys-no-psi" {
+				if len(rep.Unknown) == 0 || !strings.Contains(rep.Unknown[0].Reason, "CONFIG_PSI") {
+					t.Errorf("PSI rules should be unknown with the reason: %+v", rep.Unknown)
+				}
+			}
+		})
+	}
+}
