@@ -362,7 +362,13 @@ const (
 	maxDirs   = 1024
 )
 
+// errNotApplicable marks a fact this cgroup version does not have.
+var errNotApplicable = errors.New("not available in this cgroup version")
+
 func statusFor(err error, what string) probe.Status {
+	if errors.Is(err, errNotApplicable) {
+		return probe.Status{State: probe.Unavailable, Reason: err.Error()}
+	}
 	return probe.StatusOf(err, what)
 }
 
@@ -402,7 +408,7 @@ func readMemory(h probe.Host, loc Location) memReading {
 		} else {
 			m.events, m.kills, m.hits = kv["oom"], kv["oom_kill"], kv["max"]
 		}
-		v1NA := errors.New("cgroup v1 only")
+		v1NA := fmt.Errorf("%w: cgroup v1 only", errNotApplicable)
 		miss("under_oom", v1NA)
 		miss("oom_kill_disabled", v1NA)
 		if b, err := read(h, d, "memory.stat"); err != nil {
@@ -440,7 +446,7 @@ func readMemory(h probe.Host, loc Location) memReading {
 	num(h, d, "memory.usage_in_bytes", &m.usage, "memory_usage_bytes", miss)
 	num(h, d, "memory.max_usage_in_bytes", &m.peak, "memory_peak_bytes", miss)
 	num(h, d, "memory.failcnt", &m.hits, "memory_limit_hits", miss)
-	miss("oom_events", errors.New("cgroup v1 has no OOM event counter (memory.oom_control counts kills only)"))
+	miss("oom_events", fmt.Errorf("%w: cgroup v1 has no OOM event counter (memory.oom_control counts kills only)", errNotApplicable))
 	if b, err := read(h, d, "memory.oom_control"); err != nil {
 		miss("oom_kills", err)
 		miss("under_oom", err)
@@ -454,7 +460,7 @@ func readMemory(h probe.Host, loc Location) memReading {
 		if k, ok := kv["oom_kill"]; ok {
 			m.kills = k
 		} else {
-			miss("oom_kills", errors.New("memory.oom_control has no oom_kill counter (needs Linux 4.13+)"))
+			miss("oom_kills", fmt.Errorf("%w: memory.oom_control has no oom_kill counter (needs Linux 4.13+)", errNotApplicable))
 		}
 	}
 	if b, err := read(h, d, "memory.stat"); err != nil {
@@ -488,7 +494,7 @@ func readMemory(h probe.Host, loc Location) memReading {
 		} else {
 			miss("memory_stat.sock_bytes", err)
 		}
-		miss("memory_stat.slab_bytes", errors.New("cgroup v1 memory.stat has no slab key (it is part of kernel_bytes)"))
+		miss("memory_stat.slab_bytes", fmt.Errorf("%w: cgroup v1 memory.stat has no slab key (it is part of kernel_bytes)", errNotApplicable))
 	}
 	return m
 }
@@ -597,7 +603,7 @@ func readCPU(h probe.Host, loc Location) cpuReading {
 		c.throttleErr = err
 	} else if loc.Version == 2 {
 		if _, ok := kv["nr_periods"]; !ok {
-			c.throttleErr = errors.New("cpu.stat has no throttling counters (the cpu controller is not enabled for this cgroup)")
+			c.throttleErr = fmt.Errorf("%w: cpu.stat has no throttling counters (the cpu controller is not enabled for this cgroup)", errNotApplicable)
 		}
 		c.periods, c.throttled, c.throttledNs = kv["nr_periods"], kv["nr_throttled"], kv["throttled_usec"]*1000
 	} else {
