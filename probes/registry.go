@@ -93,11 +93,11 @@ func Registry() []Probe {
 			func(f *Facts) *syscalls.Facts { return &f.Syscalls }, syscalls.New)),
 		entry("net", "TCP retransmits, listen overflows, UDP buffer errors, the target's sockets (/proc/net)",
 			func(f *Facts) *netstat.Facts { return &f.Net }, netstat.New),
-		entry("cgroup", "the target's cgroup: memory limit and usage, OOM events, CPU quota and throttling",
+		entry("cgroup", "the target's cgroup (v1, v2, hybrid): memory limit, usage, peak, OOM kills, memory.stat, CPU quota and throttling, member processes with OOM scores and QoS, vm overcommit settings",
 			func(f *Facts) *cgroup.Facts { return &f.Cgroup }, cgroup.New),
-		entry("oom", "kernel OOM-kill records from the kernel log (/dev/kmsg)",
+		entry("oom", "kernel OOM-kill records from /dev/kmsg (read without blocking; needs root or CAP_SYSLOG): victim, cgroup, RSS, constraint, kills of the target",
 			func(f *Facts) *oomlog.Facts { return &f.OOM }, oomlog.New),
-		entry("jvm", "JVMs in the target cgroup: heap and non-heap budget against the limit",
+		entry("jvm", "JVMs in the target cgroup: effective max heap and its source, flags incl. JAVA_TOOL_OPTIONS, container support, footprint per component against the limit (measured with jcmd NMT when enabled)",
 			func(f *Facts) *jvm.Facts { return &f.JVM }, jvm.New),
 	}
 }
