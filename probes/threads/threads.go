@@ -146,7 +146,9 @@ type reader struct {
 
 	firstErr      error
 	ended         bool
-	syscallDenied error // syscall file unreadable (PTRACE_MODE_ATTACH)
+	syscallOK     int   // syscall files read
+	syscallFails  int   // syscall files that could not be read
+	syscallErr    error // the last such error
 	blockedSeen   int   // S/D samples with stat field 35 present
 	wchanFlagSeen int   // of those, with field 35 == 1 (wchan readable)
 }
@@ -241,12 +243,14 @@ func (r *reader) Read(h probe.Host) {
 			if b, err := r.readFile(tf, &tf.wchan, taskDir, tid, "wchan"); err == nil {
 				wchan = stripWchan(string(b))
 			}
-			if r.syscallDenied == nil {
+			if r.syscallOK > 0 || r.syscallFails < 10 {
 				b, err := r.readFile(tf, &tf.syscall, taskDir, tid, "syscall")
 				switch {
-				case errors.Is(err, fs.ErrPermission):
-					r.syscallDenied = err
-				case err == nil:
+				case err != nil:
+					r.syscallFails++
+					r.syscallErr = err
+				default:
+					r.syscallOK++
 					if s, err := parseSyscall(b); err == nil {
 						sc = &s
 					}
@@ -520,16 +524,21 @@ func (r *reader) Finish() (any, probe.Statuses) {
 			Reason: "wchan reads as 0 without ptrace-read permission on the target", Fix: "run as root or as the target's user"}
 		f.TopWchans = nil
 	}
-	if r.syscallDenied != nil {
+	syscallDenied := r.syscallOK == 0 && r.syscallFails > 0
+	if syscallDenied {
 		st["top_syscalls"] = probe.Status{State: probe.Unavailable,
 			Reason: "/proc/PID/task/TID/syscall: permission denied (needs ptrace-attach permission)", Fix: "run as root or with CAP_SYS_PTRACE"}
+		if !errors.Is(r.syscallErr, fs.ErrPermission) {
+			st["top_syscalls"] = probe.Status{State: probe.Unavailable,
+				Reason: fmt.Sprintf("/proc/PID/task/TID/syscall cannot be read: %v", r.syscallErr)}
+		}
 		st["mutex_wait_pct"] = st["top_syscalls"]
 		st["same_futex_waiters_avg"] = st["top_syscalls"]
 		st["same_futex_waiters_max"] = st["top_syscalls"]
 		f.TopSyscalls = nil
 		f.MutexWaitPct, f.SameFutexWaitersAvg, f.SameFutexWaitersMax, f.SameFutexAddr = 0, 0, 0, ""
 	}
-	if wchanHidden && r.syscallDenied != nil {
+	if wchanHidden && syscallDenied {
 		s := probe.Status{State: probe.Unavailable,
 			Reason: "blocked threads cannot be classified: wchan reads 0 and syscall is unreadable without ptrace permission",
 			Fix:    "run as root or with CAP_SYS_PTRACE"}
