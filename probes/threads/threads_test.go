@@ -222,7 +222,7 @@ func copyTree(t *testing.T, src, dst string) {
 
 func TestParseSyscall(t *testing.T) {
 	good := map[string]sysc{
-		"running\n": {Running: true},
+		"running\n":                          {Running: true},
 		"-1 0x7ffe691ef730 0x7ff2cd35272f\n": {Outside: true, Nr: -1},
 		"202 0x55803a3690e8 0x189 0x0 0x0 0x0 0xffffffff 0x7f61a4c50dc0 0x7f61a84e1f16\n": {Nr: 202,
 			Args: [6]uint64{0x55803a3690e8, 0x189, 0, 0, 0, 0xffffffff}},
