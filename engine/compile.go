@@ -130,7 +130,7 @@ func (d *decoder) exprError(err error, n *yaml.Node, offset int, where string) {
 		col += sc
 	}
 	fl, fc := d.locate(n, sl+line-1, col)
-	d.el.add(fl, fc, where, "%s", friendlier(msg))
+	d.list(n).add(fl, fc, where, "%s", friendlier(msg))
 }
 
 var (
@@ -192,8 +192,8 @@ func (d *decoder) locate(n *yaml.Node, line, col int) (int, int) {
 	case yaml.LiteralStyle, yaml.FoldedStyle:
 		fl := n.Line + line
 		indent := 0
-		if fl-1 < len(d.el.lines) {
-			l := d.el.lines[fl-1]
+		if lines := d.list(n).lines; fl-1 < len(lines) {
+			l := lines[fl-1]
 			indent = len(l) - len(strings.TrimLeft(l, " "))
 		}
 		return fl, indent + col + 1

@@ -39,24 +39,46 @@ func Load(file string, src []byte, schema *Schema) (*Playbook, error) {
 		el.add(line, col, "", "%s", yamlErrorMessage(err))
 		return nil, el.err()
 	}
-	d := &decoder{el: el, src: src}
+	return loadTree(&decoder{el: el, src: src}, root, file, src, schema, nil)
+}
+
+// loadTree decodes and compiles a parsed playbook; disabled maps rule ids
+// an overlay turned off to the reason.
+func loadTree(d *decoder, root *yaml.Node, file string, src []byte, schema *Schema, disabled map[string]string) (*Playbook, error) {
 	pb := d.playbook(root)
 	pb.File = file
 	pb.Source = src
 	pb.schema = schema
-	if len(el.errs) == 0 || pb.Name != "" {
+	for _, r := range pb.Rules {
+		r.Disabled = disabled[r.ID]
+	}
+	if len(d.el.errs) == 0 || pb.Name != "" {
 		compile(pb, d)
 	}
-	sort.SliceStable(el.errs, func(i, j int) bool {
-		if el.errs[i].Line != el.errs[j].Line {
-			return el.errs[i].Line < el.errs[j].Line
+	var all Errors
+	for _, el := range []*errorList{d.el, d.overlayList()} {
+		if el == nil {
+			continue
 		}
-		return el.errs[i].Column < el.errs[j].Column
-	})
-	if err := el.err(); err != nil {
-		return nil, err
+		sort.SliceStable(el.errs, func(i, j int) bool {
+			if el.errs[i].Line != el.errs[j].Line {
+				return el.errs[i].Line < el.errs[j].Line
+			}
+			return el.errs[i].Column < el.errs[j].Column
+		})
+		all = append(all, el.errs...)
+	}
+	if len(all) > 0 {
+		return nil, all
 	}
 	return pb, nil
+}
+
+func (d *decoder) overlayList() *errorList {
+	if d.overlay == nil {
+		return nil
+	}
+	return d.overlay.el
 }
 
 func parseYAML(src []byte) (*yaml.Node, error) {
@@ -100,10 +122,20 @@ type decoder struct {
 	src      []byte
 	sections map[string]bool // fact sections of the schema, set by compile
 	schema   *Schema
+	overlay  *overlaySource // nodes spliced in from an overlay file, if any
 }
 
 func (d *decoder) errAt(n *yaml.Node, where, format string, args ...any) {
-	d.el.add(n.Line, n.Column, where, format, args...)
+	d.list(n).add(n.Line, n.Column, where, format, args...)
+}
+
+// list returns the error list of the file a node came from: an overlay's
+// nodes are spliced into its base playbook but report in the overlay file.
+func (d *decoder) list(n *yaml.Node) *errorList {
+	if d.overlay != nil && d.overlay.nodes[n] {
+		return d.overlay.el
+	}
+	return d.el
 }
 
 // fields returns a mapping's values by key, reporting non-mappings, unknown
@@ -315,7 +347,7 @@ func (d *decoder) rules(n *yaml.Node, classes []string) []*Rule {
 		if item.Kind != yaml.MappingNode {
 			continue
 		}
-		r := &Rule{node: item}
+		r := &Rule{node: item, Line: item.Line}
 		r.ID = d.str(f["id"], where, "id")
 		d.required(f, item, where, "id", "class", "severity", "when", "evidence")
 		switch {

@@ -71,6 +71,8 @@ type Rule struct {
 	Next     []string
 	// Disabled holds the written reason when an overlay turned the rule off.
 	Disabled string
+	// Line is where the rule starts in its file.
+	Line int
 
 	program  *vm.Program
 	reads    []string // fact paths the condition reads (directly or via conditions)

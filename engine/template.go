@@ -73,7 +73,7 @@ func (d *decoder) compileTemplate(src string, n *yaml.Node, where string, env ma
 func (d *decoder) templateError(n *yaml.Node, off int, where, msg string) {
 	line, col := position(n.Value, off)
 	fl, fc := d.locate(n, line, col)
-	d.el.add(fl, fc, where, "%s", msg)
+	d.list(n).add(fl, fc, where, "%s", msg)
 }
 
 func (t *template) reads() []string {

@@ -5,10 +5,10 @@ import (
 	"strings"
 )
 
-var subcommands = []string{"run", "list", "validate", "facts", "collect", "completion", "help", "version"}
+var subcommands = []string{"run", "list", "validate", "facts", "collect", "test", "schema", "completion", "help", "version"}
 
 var runFlagNames = []string{"--format", "--fail-on", "--duration", "--timeout", "--snapshot", "--playbooks",
-	"--strace", "--strace-file", "--root", "--help"}
+	"--strace", "--strace-file", "--root", "--overlay", "--output", "--help"}
 
 // completion is `diagnose completion bash|zsh|fish`: a script that completes
 // subcommands, the embedded playbooks' names and the run flags.

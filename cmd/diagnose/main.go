@@ -82,6 +82,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitCode(env.collect(args[1:]), stderr)
 	case "completion":
 		return exitCode(env.completion(args[1:]), stderr)
+	case "test":
+		code, err := env.testCmd(args[1:])
+		if err != nil {
+			return exitCode(err, stderr)
+		}
+		return code
+	case "schema":
+		return exitCode(env.schemaCmd(args[1:]), stderr)
 	case "run":
 		if len(args) < 2 || len(args[1]) > 0 && args[1][0] == '-' {
 			return exitCode(usagef("run needs a playbook file: diagnose run FILE.yaml [flags]"), stderr)
@@ -109,11 +117,16 @@ Usage:
   diagnose facts                   list every fact playbooks can read: name, type, unit, meaning, probe
   diagnose collect [--pid N] -o snapshot.json
                                    record the facts for replay with --snapshot
+  diagnose test FILE...            run playbook test files (snapshots, inline facts, expectations)
+  diagnose schema [playbook|test|overlay]
+                                   print a JSON Schema for editors (yaml-language-server)
   diagnose completion bash|zsh|fish
   diagnose --version
 
 Run flags (before or after the playbook's own parameters):
-  --format text|json    output format (default text)
+  --format FORMAT       text, json, markdown, junit or sarif (default text)
+  --output FORMAT=FILE  also write a report file in FORMAT (repeatable)
+  --overlay FILE        apply an overlay: tuned thresholds, severities, disabled rules
   --fail-on SEVERITY    exit 1 on findings at or above info|warning|critical (default warning)
   --duration D          sampling window (default 2s)
   --timeout D           give up and report what was gathered after D (default window + 10s)

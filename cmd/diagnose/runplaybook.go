@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"reflect"
 	"strings"
@@ -32,6 +33,8 @@ type runFlags struct {
 	strace     bool
 	straceFile string
 	root       string
+	overlay    string
+	outputs    stringList
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -44,10 +47,12 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.strace, "strace", false, "attach strace -c to the target for the window (ptrace slows the target down)")
 	fs.StringVar(&f.straceFile, "strace-file", "", "parse this 'strace -c' summary instead of attaching")
 	fs.StringVar(&f.root, "root", "/", "read /proc and /sys under this directory")
+	fs.StringVar(&f.overlay, "overlay", "", "apply this overlay file (tuned thresholds, severities, disabled rules)")
+	fs.Var(&f.outputs, "output", "also write FORMAT=FILE: "+strings.Join(report.FormatNames(), ", ")+" (repeatable)")
 }
 
 func (f *runFlags) check() error {
-	if err := checkFormat(f.format, "text", "json"); err != nil {
+	if err := checkFormat(f.format, report.FormatNames()...); err != nil {
 		return err
 	}
 	if engine.SeverityRank(f.failOn) == 0 {
@@ -78,35 +83,67 @@ func (p paramFlag) String() string {
 func (p paramFlag) Set(v string) error { *p.value = v; return nil }
 func (p paramFlag) IsBoolFlag() bool   { return p.isBool }
 
-// loadPlaybook finds a playbook by file path or by name.
-func (e *env) loadPlaybook(ref string, isFile bool, dirs []string) (*engine.Playbook, error) {
+// findPlaybook returns a playbook's file name and source, by file path or by name.
+func findPlaybook(ref string, isFile bool, dirs []string) (source, error) {
 	if isFile {
 		b, err := readPlaybookFile(ref)
-		if err != nil {
-			return nil, err
-		}
-		return engine.Load(ref, b, e.schema)
+		return source{path: ref, src: b}, err
 	}
 	cat, err := catalog(dirs)
 	if err != nil {
-		return nil, err
+		return source{}, err
 	}
 	var names []string
 	for _, s := range cat {
 		if s.name == ref {
-			return engine.Load(s.path, s.src, e.schema)
+			return s, nil
 		}
 		names = append(names, s.name)
 	}
 	if strings.HasSuffix(ref, ".yaml") || strings.Contains(ref, "/") {
-		return nil, usagef("%q is a file: use diagnose run %s", ref, ref)
+		return source{}, usagef("%q is a file: use diagnose run %s", ref, ref)
 	}
-	return nil, usagef("unknown command or playbook %q; playbooks: %s", ref, strings.Join(names, ", "))
+	msg := fmt.Sprintf("unknown command or playbook %q; playbooks: %s", ref, strings.Join(names, ", "))
+	return source{}, usagef("%s; commands: %s", msg, strings.Join(subcommands, ", "))
+}
+
+// loadWithOverlay loads a playbook, with an overlay file applied when given.
+func (e *env) loadWithOverlay(ref string, isFile bool, dirs []string, overlay string) (*engine.Playbook, error) {
+	s, err := findPlaybook(ref, isFile, dirs)
+	if err != nil {
+		return nil, err
+	}
+	if overlay == "" {
+		return engine.Load(s.path, s.src, e.schema)
+	}
+	ov, err := readPlaybookFile(overlay)
+	if err != nil {
+		return nil, err
+	}
+	return engine.LoadWithOverlay(s.path, s.src, overlay, ov, e.schema)
+}
+
+// flagValue finds a flag's value before the full flag set exists.
+func flagValue(args []string, name string) string {
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		for _, p := range []string{"--" + name + "=", "-" + name + "="} {
+			if v, ok := strings.CutPrefix(a, p); ok {
+				return v
+			}
+		}
+		if (a == "--"+name || a == "-"+name) && i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	return ""
 }
 
 // runPlaybook is `diagnose PLAYBOOK` and `diagnose run FILE`.
 func (e *env) runPlaybook(ref string, isFile bool, args []string) (int, error) {
-	pb, err := e.loadPlaybook(ref, isFile, playbooksDirs(args))
+	pb, err := e.loadWithOverlay(ref, isFile, playbooksDirs(args), flagValue(args, "overlay"))
 	if err != nil {
 		return exitUsage, err
 	}
@@ -197,17 +234,25 @@ func (e *env) runPlaybook(ref string, isFile bool, args []string) (int, error) {
 	if rep.Notes == nil {
 		rep.Notes = []string{}
 	}
-	if err := e.render(rf.format, rep); err != nil {
+	for _, r := range pb.Rules {
+		if r.Disabled != "" {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("rule %s is disabled by %s: %s", r.ID, rf.overlay, r.Disabled))
+		}
+	}
+	rep.Rules = report.RulesOf(pb)
+	outs, err := parseOutputs(rf.outputs)
+	if err != nil {
+		return exitUsage, err
+	}
+	for _, o := range outs {
+		if err := writeFile(o.path, func(w io.Writer) error { return report.Formats[o.format](w, rep, report.Style{}) }); err != nil {
+			return exitUsage, err
+		}
+	}
+	if err := report.Formats[rf.format](e.stdout, rep, report.Style{Color: isTerminal(e.stdout)}); err != nil {
 		return exitUsage, err
 	}
 	return outcome(res, rf.failOn), nil
-}
-
-func (e *env) render(format string, rep report.Report) error {
-	if format == "json" {
-		return report.JSON(e.stdout, rep)
-	}
-	return report.Text(e.stdout, rep, report.Style{Color: isTerminal(e.stdout)})
 }
 
 // outcome maps a result to the documented exit code.

@@ -5,6 +5,8 @@ package report
 import (
 	"encoding/json"
 	"io"
+	"sort"
+	"strings"
 
 	"github.com/diagnose-sh/diagnose/engine"
 )
@@ -35,6 +37,80 @@ type Report struct {
 	// Notes are things a person should know about the run (ptrace slowed the
 	// target, the process exited during the window).
 	Notes []string `json:"notes"`
+
+	// Rules describes the playbook's rules for formats that list them (SARIF, JUnit).
+	Rules []RuleInfo `json:"-"`
+}
+
+// RuleInfo is what SARIF and JUnit need to know of a rule.
+type RuleInfo struct {
+	ID, Class, Severity, Explain string
+	Line                         int
+}
+
+// RulesOf describes a playbook's enabled rules.
+func RulesOf(pb *engine.Playbook) []RuleInfo {
+	var out []RuleInfo
+	for _, r := range pb.Rules {
+		if r.Disabled == "" {
+			out = append(out, RuleInfo{ID: r.ID, Class: r.Class, Severity: r.Severity, Explain: strings.TrimSpace(r.Explain), Line: r.Line})
+		}
+	}
+	return out
+}
+
+// TestReport is the outcome of `diagnose test`.
+type TestReport struct {
+	SchemaVersion int           `json:"schema_version"`
+	Tool          string        `json:"tool"`
+	Passed        int           `json:"passed"`
+	Failed        int           `json:"failed"`
+	Suites        []SuiteReport `json:"suites"`
+}
+
+// SuiteReport is one test file's outcome and the coverage of its playbook.
+type SuiteReport struct {
+	File         string              `json:"file"`
+	Playbook     string              `json:"playbook"`
+	PlaybookFile string              `json:"playbook_file"`
+	Cases        []engine.CaseResult `json:"cases"`
+	Exercised    []string            `json:"exercised"`
+	Missed       []string            `json:"missed"`
+	CoveragePct  float64             `json:"coverage_pct"`
+}
+
+// Writer renders a run report in one format.
+type Writer func(w io.Writer, r Report, st Style) error
+
+// TestWriter renders a test report in one format.
+type TestWriter func(w io.Writer, r TestReport, st Style) error
+
+// Formats lists the formats of run reports, by name.
+var Formats = map[string]Writer{
+	"text":     Text,
+	"json":     func(w io.Writer, r Report, _ Style) error { return JSON(w, r) },
+	"markdown": func(w io.Writer, r Report, _ Style) error { return Markdown(w, r) },
+	"junit":    func(w io.Writer, r Report, _ Style) error { return JUnit(w, r) },
+	"sarif":    func(w io.Writer, r Report, _ Style) error { return SARIF(w, r) },
+}
+
+// TestFormats lists the formats of test reports, by name.
+var TestFormats = map[string]TestWriter{
+	"text":     TestText,
+	"json":     func(w io.Writer, r TestReport, _ Style) error { return writeJSON(w, r) },
+	"markdown": func(w io.Writer, r TestReport, _ Style) error { return TestMarkdown(w, r) },
+	"junit":    func(w io.Writer, r TestReport, _ Style) error { return TestJUnit(w, r) },
+	"sarif":    func(w io.Writer, r TestReport, _ Style) error { return TestSARIF(w, r) },
+}
+
+// FormatNames lists the format names, sorted.
+func FormatNames() []string {
+	names := make([]string, 0, len(Formats))
+	for n := range Formats {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }
 
 // ProbeStatus is a probe's outcome as shown to people and programs.
@@ -46,8 +122,10 @@ type ProbeStatus struct {
 
 // JSON writes the report as indented JSON. encoding/json escapes control
 // bytes and replaces invalid UTF-8, so the output is valid JSON for any input.
-func JSON(w io.Writer, r Report) error {
+func JSON(w io.Writer, r Report) error { return writeJSON(w, r) }
+
+func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(r)
+	return enc.Encode(v)
 }
