@@ -106,7 +106,6 @@ type reading struct {
 type reader struct {
 	pid      int
 	first    *reading
-	prev     *reading
 	last     *reading
 	firstErr error // why the very first reading failed
 	ended    bool  // a reading after a good one found the process gone
@@ -127,6 +126,11 @@ func (r *reader) Read(h probe.Host) {
 		return
 	}
 	if r.ended {
+		return
+	}
+	// Readings in between only keep rates when the process exits early;
+	// space them by the thread count (≈30 µs of reads per thread).
+	if r.last != nil && h.Now.Sub(r.last.at) < time.Duration(len(r.last.tasks))*time.Millisecond {
 		return
 	}
 	if !r.delayChk {
@@ -163,7 +167,7 @@ func (r *reader) Read(h probe.Host) {
 	if r.last != nil {
 		r.accumulate(r.last, rd)
 	}
-	r.prev, r.last = r.last, rd
+	r.last = rd
 }
 
 func (r *reader) readOnce(h probe.Host) (*reading, error) {
