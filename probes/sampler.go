@@ -3,7 +3,6 @@ package probes
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/diagnose-sh/diagnose/probes/probe"
@@ -36,54 +35,81 @@ type Sampler struct {
 	Progress func(elapsed, window time.Duration) // called about every 100 ms; may be nil
 }
 
+// GraceAfterTimeout is how long probes may take to finish with what they
+// have once the run's deadline has passed.
+const GraceAfterTimeout = 250 * time.Millisecond
+
 // Run samples the given probes (see Select) and returns the facts and every
-// status. It returns early, with what it has, when ctx ends.
+// status. When ctx ends (--timeout) it returns at once with what the probes
+// that finished delivered; a probe stuck in a read (a hung filesystem, a
+// strace that does not detach) is reported as timed out instead of hanging
+// diagnose. A probe that panics is reported as an error, not a crash.
 func (s Sampler) Run(ctx context.Context, chosen []Probe) (Facts, probe.Statuses) {
 	type result struct {
-		p      Probe
-		reader probe.Reader
+		i  int
+		v  any
+		st probe.Statuses
 	}
-	readers := make([]result, 0, len(chosen))
-	for _, p := range chosen {
-		readers = append(readers, result{p, p.New(s.Target, s.Options)})
-	}
+	results := make(chan result, len(chosen))
 	start := s.Clock.Now()
 	end := start.Add(s.Window)
-	var wg sync.WaitGroup
-	for _, r := range readers {
-		wg.Add(1)
+	for i, p := range chosen {
 		go func() {
-			defer wg.Done()
-			s.drive(ctx, r.reader, r.p.Interval, end)
+			defer func() {
+				if e := recover(); e != nil {
+					results <- result{i, nil, probe.Statuses{"": {State: probe.Error,
+						Reason: fmt.Sprintf("probe failed: %v (a bug: please report it)", e)}}}
+				}
+			}()
+			r := p.New(s.Target, s.Options)
+			s.drive(ctx, r, p.Interval, end)
+			v, st := r.Finish()
+			results <- result{i, v, st}
 		}()
 	}
-	if s.Progress != nil {
-		done := make(chan struct{})
-		go func() { wg.Wait(); close(done) }()
-	progress:
-		for {
-			s.Progress(s.Clock.Now().Sub(start), s.Window)
-			select {
-			case <-done:
-				break progress
-			case <-s.Clock.After(100 * time.Millisecond):
-			}
-		}
-	}
-	wg.Wait()
 
 	var facts Facts
 	statuses := probe.Statuses{}
-	for _, r := range readers {
-		v, st := r.reader.Finish()
-		if !r.p.set(&facts, v) {
-			st = probe.Statuses{"": {State: probe.Error, Reason: fmt.Sprintf("probe returned %T, not its section type", v)}}
-		}
-		if _, ok := st[""]; !ok {
-			st[""] = probe.Status{State: probe.Error, Reason: "probe reported no status"}
-		}
-		for k, v := range st {
-			statuses[join(r.p.Name, k)] = v
+	done := make([]bool, len(chosen))
+	var tick, grace <-chan time.Time
+	expired := ctx.Done()
+	if s.Progress != nil {
+		s.Progress(0, s.Window)
+		tick = s.Clock.After(100 * time.Millisecond)
+	}
+	for pending := len(chosen); pending > 0; {
+		select {
+		case r := <-results:
+			pending--
+			done[r.i] = true
+			p := chosen[r.i]
+			st := r.st
+			if r.v != nil && !p.set(&facts, r.v) {
+				st = probe.Statuses{"": {State: probe.Error, Reason: fmt.Sprintf("probe returned %T, not its section type", r.v)}}
+			}
+			if _, ok := st[""]; !ok {
+				st[""] = probe.Status{State: probe.Error, Reason: "probe reported no status"}
+			}
+			for k, v := range st {
+				statuses[join(p.Name, k)] = v
+			}
+		case <-tick:
+			s.Progress(s.Clock.Now().Sub(start), s.Window)
+			tick = s.Clock.After(100 * time.Millisecond)
+		case <-expired:
+			// Probes stop at once and finish with what they read; give them a
+			// moment to deliver before the stragglers are declared stuck.
+			expired = nil
+			grace = time.After(GraceAfterTimeout)
+		case <-grace:
+			for i, p := range chosen {
+				if !done[i] {
+					statuses[p.Name] = probe.Status{State: probe.Error,
+						Reason: fmt.Sprintf("timed out after %s: a read did not return", s.Clock.Now().Sub(start).Round(time.Millisecond)),
+						Fix:    "raise --timeout, or look for a hung filesystem or process"}
+				}
+			}
+			return facts, statuses
 		}
 	}
 	return facts, statuses
@@ -114,8 +140,7 @@ func (s Sampler) drive(ctx context.Context, r probe.Reader, interval time.Durati
 		}
 		select {
 		case <-ctx.Done():
-			read()
-			return
+			return // Run reports what was gathered
 		case <-s.Clock.After(wait):
 		}
 		if !s.Clock.Now().Before(end) {

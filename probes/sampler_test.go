@@ -2,6 +2,8 @@ package probes
 
 import (
 	"context"
+	"github.com/diagnose-sh/diagnose/probes/memory"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,5 +84,59 @@ func TestRegistryNamesMatchFactsTags(t *testing.T) {
 		if !p.set(&f, v) {
 			t.Errorf("probe %s returns %T, not its section's type", p.Name, v)
 		}
+	}
+}
+
+// stuckReader blocks in its second read, like a read of a hung NFS mount.
+type stuckReader struct {
+	reads   int
+	release chan struct{}
+}
+
+func (r *stuckReader) Read(probe.Host) {
+	r.reads++
+	if r.reads > 1 {
+		<-r.release
+	}
+}
+func (r *stuckReader) Finish() (any, probe.Statuses) {
+	return cpu.Facts{}, probe.Statuses{"": {State: probe.OK}}
+}
+
+type panicReader struct{}
+
+func (panicReader) Read(probe.Host)               { panic("index out of range") }
+func (panicReader) Finish() (any, probe.Statuses) { return cpu.Facts{}, nil }
+
+func TestSamplerTimeoutReportsStuckProbe(t *testing.T) {
+	stuck := &stuckReader{release: make(chan struct{})}
+	defer close(stuck.release)
+	cpuProbe := entry("cpu", "test", func(f *Facts) *cpu.Facts { return &f.CPU }, func(probe.Target, probe.Options) probe.Reader { return stuck })
+	okProbe := entry("memory", "test", func(f *Facts) *memory.Facts { return &f.Memory }, func(probe.Target, probe.Options) probe.Reader {
+		return memReader{}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, st := Sampler{Clock: RealClock{}, Window: 10 * time.Millisecond}.Run(ctx, []Probe{cpuProbe, okProbe})
+	if st["cpu"].State != probe.Error || !strings.Contains(st["cpu"].Reason, "timed out") {
+		t.Errorf("stuck probe status %+v, want a time-out error", st["cpu"])
+	}
+	if st["memory"].State != probe.OK {
+		t.Errorf("the other probe's result was lost: %+v", st["memory"])
+	}
+}
+
+type memReader struct{}
+
+func (memReader) Read(probe.Host) {}
+func (memReader) Finish() (any, probe.Statuses) {
+	return memory.Facts{TotalBytes: 1}, probe.Statuses{"": {State: probe.OK}}
+}
+
+func TestSamplerSurvivesAPanickingProbe(t *testing.T) {
+	p := entry("cpu", "test", func(f *Facts) *cpu.Facts { return &f.CPU }, func(probe.Target, probe.Options) probe.Reader { return panicReader{} })
+	_, st := Sampler{Clock: &fakeClock{}, Window: time.Second}.Run(context.Background(), []Probe{p})
+	if st["cpu"].State != probe.Error || !strings.Contains(st["cpu"].Reason, "index out of range") {
+		t.Errorf("status %+v, want the panic reported as an error", st["cpu"])
 	}
 }
