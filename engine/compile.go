@@ -14,6 +14,27 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
+// MaxExpressionDepth bounds how deeply an expression nests brackets, so the
+// parser's recursion stays small whatever a playbook holds.
+const MaxExpressionDepth = 64
+
+// tooDeep returns the offset where an expression's bracket nesting first
+// exceeds MaxExpressionDepth, or -1.
+func tooDeep(src string) int {
+	depth := 0
+	for i, c := range src {
+		switch c {
+		case '(', '[', '{':
+			if depth++; depth > MaxExpressionDepth {
+				return i
+			}
+		case ')', ']', '}':
+			depth--
+		}
+	}
+	return -1
+}
+
 // MaxExpressionNodes bounds an expression's size at compile time, so a
 // pathological playbook is rejected quickly instead of evaluated slowly.
 const MaxExpressionNodes = 2000
@@ -100,6 +121,10 @@ func exprOptions(env map[string]any) []expr.Option {
 func (d *decoder) compileBool(src string, n *yaml.Node, where string, env map[string]any, conds map[string]*Condition) (*vm.Program, []string, []string) {
 	if strings.TrimSpace(src) == "" {
 		d.errAt(n, where, "the expression is empty")
+		return nil, nil, nil
+	}
+	if at := tooDeep(src); at >= 0 {
+		d.exprError(fmt.Errorf("the expression nests deeper than %d levels: simplify it or use named conditions", MaxExpressionDepth), n, at, where)
 		return nil, nil, nil
 	}
 	prog, err := expr.Compile(src, append(exprOptions(env), expr.AsBool())...)

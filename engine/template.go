@@ -58,6 +58,10 @@ func (d *decoder) compileTemplate(src string, n *yaml.Node, where string, env ma
 			d.templateError(n, off+i, where, "empty {{ }}: put an expression inside, such as {{ pct(cpu.iowait_pct) }}")
 			return nil
 		}
+		if at := tooDeep(code); at >= 0 {
+			d.templateError(n, start+at, where, fmt.Sprintf("the expression nests deeper than %d levels", MaxExpressionDepth))
+			return nil
+		}
 		prog, err := expr.Compile(code, exprOptions(env)...)
 		if err != nil {
 			d.exprError(err, n, start, where)

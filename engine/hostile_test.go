@@ -1,0 +1,74 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// Untrusted playbooks: pathological input is rejected with a clear error,
+// quickly (the benchmark-free bound here is the test's own timeout).
+func TestPathologicalPlaybooks(t *testing.T) {
+	deep := "name: deep\nclasses: [cpu]\nrules:\n  - id: r\n    class: cpu\n    severity: warning\n    evidence: x\n    when: " +
+		strings.Repeat("(", 5000) + "true" + strings.Repeat(")", 5000) + "\n"
+	nestedYAML := "name: n\nclasses: [cpu]\nrules: " + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + "\n"
+	bigExpr := "name: big\nclasses: [cpu]\nrules:\n  - id: r\n    class: cpu\n    severity: warning\n    evidence: x\n    when: " +
+		strings.TrimSuffix(strings.Repeat("cpu.run_queue > 1 || ", 3000), " || ") + "\n"
+	var manyRules strings.Builder
+	manyRules.WriteString("name: many\nclasses: [cpu]\nrules:\n")
+	for i := 0; manyRules.Len() < MaxPlaybookBytes+10; i++ {
+		fmt.Fprintf(&manyRules, "  - {id: r%d, class: cpu, severity: warning, when: cpu.run_queue > %d, evidence: x}\n", i, i)
+	}
+	hugeString := "name: s\nclasses: [cpu]\nrules:\n  - id: r\n    class: cpu\n    severity: warning\n    when: \"true\"\n    evidence: \"" +
+		strings.Repeat("A", MaxPlaybookBytes) + "\"\n"
+	aliases := "name: a\nclasses: [cpu]\nx: &a [1,2,3]\nrules: *a\n"
+	for _, c := range []struct{ name, src, want string }{
+		{"deeply nested expression", deep, "nests deeper than 64 levels"},
+		{"deeply nested YAML", nestedYAML, ""},
+		{"enormous expression", bigExpr, "exceeds maximum allowed nodes"},
+		{"too large a file", manyRules.String(), "the limit is 1048576"},
+		{"enormous string", hugeString, "the limit is 1048576"},
+		{"YAML aliases", aliases, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Load("hostile.yaml", []byte(c.src), testSchema)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if _, ok := err.(Errors); !ok {
+				t.Fatalf("error is %T, want positioned Errors: %v", err, err)
+			}
+			if c.want != "" && !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %q lacks %q", firstLine(err.Error()), c.want)
+			}
+		})
+	}
+}
+
+// Expressions cannot reach the outside world: no builtin runs commands or
+// reads files, and unknown functions do not compile.
+func TestExpressionsCannotEscape(t *testing.T) {
+	for _, when := range []string{`exec("id") == ""`, `readFile("/etc/shadow") != ""`, `env("HOME") != ""`, `os.Getenv("HOME") != ""`} {
+		src := "name: e\nclasses: [cpu]\nrules:\n  - id: r\n    class: cpu\n    severity: warning\n    evidence: x\n    when: '" + when + "'\n"
+		if _, err := Load("e.yaml", []byte(src), testSchema); err == nil {
+			t.Errorf("%s compiled", when)
+		}
+	}
+}
+
+// A rule that would allocate without bound fails at evaluation with a
+// reason (expr's memory budget), it does not take diagnose down.
+func TestRunawayExpressionIsBounded(t *testing.T) {
+	src := "name: e\nclasses: [cpu]\nrules:\n  - id: r\n    class: cpu\n    severity: warning\n    evidence: x\n    when: \"len(map(1..100000000, # * 2)) > 0\"\n"
+	pb, err := Load("e.yaml", []byte(src), testSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := pb.Evaluate(testFacts{}, Values{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Unknown) != 1 || !strings.Contains(res.Unknown[0].Reason, "memory budget") {
+		t.Errorf("unknown = %+v, want the rule unknown for exceeding the memory budget", res.Unknown)
+	}
+}
