@@ -93,7 +93,7 @@ type Facts struct {
 	// LockWakeupsPerS is wake/re-block churn: schedule-ins per second of threads that mostly wait in futex.
 	LockWakeupsPerS float64 `expr:"lock_wakeups_per_s" json:"lock_wakeups_per_s" doc:"wake/re-block churn: times per second threads that spend >=30% of samples in lock waits were scheduled in (schedstat)"`
 	// ContendingThreads counts threads that wait on locks, run, and keep waking.
-	ContendingThreads int `expr:"contending_threads" json:"contending_threads" doc:"threads that spent >=30% of samples in lock waits, ran >=2% of the window and woke >=20 times/s: workers waiting on each other, not parked idle threads"`
+	ContendingThreads int `expr:"contending_threads" json:"contending_threads" doc:"threads that spent >=30% of samples in lock waits, ran >=0.5% of the window and woke >=10 times/s: workers waiting on each other, not parked idle threads"`
 
 	// TopWchans lists the most frequent wchans of blocked samples (display).
 	TopWchans []Share `expr:"top_wchans" json:"top_wchans" doc:"most frequent kernel wait functions of blocked samples (display)"`
@@ -444,7 +444,7 @@ func (r *reader) Finish() (any, probe.Statuses) {
 		if a.samples > 0 && float64(a.lock)/float64(a.samples) >= 0.3 {
 			ds := float64(a.last.Slices - min(a.first.Slices, a.last.Slices))
 			wakeups += ds
-			if dr/sp >= 0.02 && ds/sp >= 20 {
+			if dr/sp >= 0.005 && ds/sp >= 10 {
 				f.ContendingThreads++
 			}
 		}
