@@ -23,7 +23,7 @@ var (
 
 // ReservedFlags are the run flags a parameter may not shadow.
 var ReservedFlags = []string{"format", "fail-on", "snapshot", "duration", "timeout", "playbooks", "output",
-	"strace", "strace-file", "help", "version", "no-color", "overlay"}
+	"strace", "strace-file", "jcmd", "root", "help", "version", "no-color", "overlay"}
 
 // Load parses, checks and compiles a playbook against schema. All problems
 // found are returned together as Errors, each at FILE:LINE:COL.

@@ -8,7 +8,7 @@ import (
 var subcommands = []string{"run", "list", "validate", "facts", "collect", "test", "schema", "completion", "help", "version"}
 
 var runFlagNames = []string{"--format", "--fail-on", "--duration", "--timeout", "--snapshot", "--playbooks",
-	"--strace", "--strace-file", "--root", "--overlay", "--output", "--help"}
+	"--strace", "--strace-file", "--jcmd", "--root", "--overlay", "--output", "--help"}
 
 // completion is `diagnose completion bash|zsh|fish`: a script that completes
 // subcommands, the embedded playbooks' names and the run flags.

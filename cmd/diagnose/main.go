@@ -134,6 +134,7 @@ Run flags (before or after the playbook's own parameters):
   --playbooks DIR       also load the playbooks in DIR
   --strace              attach strace for the window (ptrace: slows the target down)
   --strace-file FILE    parse a 'strace -c' summary a person already has
+  --jcmd                measure JVMs with jcmd (it attaches: the JVM starts a listener)
   --root DIR            read /proc and /sys under DIR (a host's, mounted elsewhere)
 
 Exit codes: 0 nothing at or above --fail-on, 1 findings, 2 usage, playbook or target error,

@@ -32,6 +32,7 @@ type runFlags struct {
 	playbooks  stringList
 	strace     bool
 	straceFile string
+	jcmd       bool
 	root       string
 	overlay    string
 	outputs    stringList
@@ -46,6 +47,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.playbooks, "playbooks", "also load the playbooks in this folder (repeatable)")
 	fs.BoolVar(&f.strace, "strace", false, "attach strace -c to the target for the window (ptrace slows the target down)")
 	fs.StringVar(&f.straceFile, "strace-file", "", "parse this 'strace -c' summary instead of attaching")
+	fs.BoolVar(&f.jcmd, "jcmd", false, "let diagnose run jcmd against JVMs to measure them (jcmd attaches: the JVM starts a listener)")
 	fs.StringVar(&f.root, "root", "/", "read /proc and /sys under this directory")
 	fs.StringVar(&f.overlay, "overlay", "", "apply this overlay file (tuned thresholds, severities, disabled rules)")
 	fs.Var(&f.outputs, "output", "also write FORMAT=FILE: "+strings.Join(report.FormatNames(), ", ")+" (repeatable)")
@@ -335,7 +337,7 @@ func (e *env) sample(rf runFlags, target probe.Target, sections []string) (probe
 		Clock:   probes.RealClock{},
 		Window:  rf.window,
 		Target:  target,
-		Options: probe.Options{Strace: rf.strace, StraceFile: rf.straceFile},
+		Options: probe.Options{Strace: rf.strace, StraceFile: rf.straceFile, JCMD: rf.jcmd},
 	}
 	if isTerminal(e.stderr) {
 		s.Progress = progressPrinter(e.stderr, names, target)

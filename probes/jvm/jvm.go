@@ -130,10 +130,11 @@ func (c Components) sum() uint64 {
 }
 
 // New returns a reader for one run.
-func New(t probe.Target, _ probe.Options) probe.Reader { return &reader{target: t} }
+func New(t probe.Target, o probe.Options) probe.Reader { return &reader{target: t, jcmd: o.JCMD} }
 
 type reader struct {
 	target probe.Target
+	jcmd   bool // --jcmd: attaching is allowed
 	done   bool
 	err    error
 	jvms   []JVM
@@ -187,7 +188,7 @@ func (r *reader) Read(h probe.Host) {
 		if err != nil || !ok {
 			continue
 		}
-		budget(h, &j, groups, loc.Version, limit, limited, host.mem, cpus, &attached)
+		budget(h, r.jcmd, &j, groups, loc.Version, limit, limited, host.mem, cpus, &attached)
 		r.jvms = append(r.jvms, j)
 	}
 }
@@ -367,12 +368,14 @@ func understandsV2(v string) bool {
 }
 
 // budget computes heap and footprint, attaching with jcmd when allowed.
-func budget(h probe.Host, j *JVM, groups []source, version int, limit uint64, limited bool, hostMem uint64, cpus int, attached *int) {
+func budget(h probe.Host, allowJCMD bool, j *JVM, groups []source, version int, limit uint64, limited bool, hostMem uint64, cpus int, attached *int) {
 	var measuredFlags []string
 	var nm nmt
 	measured := false
 	o, _ := parseOptions(groups)
 	switch {
+	case !allowJCMD:
+		j.MeasureNote = "footprint estimated from flags; --jcmd measures it (jcmd attaches to the JVM)"
 	case h.Run == nil:
 		j.MeasureNote = "jcmd may not be run here: footprint estimated from flags"
 	case o.attachDisabled:

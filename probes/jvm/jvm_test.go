@@ -152,7 +152,7 @@ func TestFixtures(t *testing.T) {
 			if f.FootprintRatioOfLimit <= 1 || m.HeapAt75PctBytes != 3<<30 || m.FittingMaxRAMPct <= 0 || m.FittingMaxRAMPct >= 75 {
 				t.Errorf("budget ratio %v at75 %d fitting %v", f.FootprintRatioOfLimit, m.HeapAt75PctBytes, m.FittingMaxRAMPct)
 			}
-			if m.Measured || !strings.Contains(m.MeasureNote, "may not be run") {
+			if m.Measured || !strings.Contains(m.MeasureNote, "--jcmd measures it") {
 				t.Errorf("measured without a runner: %+v", m)
 			}
 		}},
@@ -214,7 +214,7 @@ func TestFixtures(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			root := probetest.Fixture(t, tt.scenario, "t0")
-			r := New(tt.target, probe.Options{})
+			r := New(tt.target, probe.Options{JCMD: tt.run != nil})
 			r.Read(probe.Host{Root: root, Now: time.Unix(0, 0), Run: tt.run})
 			v, st := r.Finish()
 			if st[""].State != probe.OK {
@@ -275,7 +275,7 @@ func TestLiveJVMFlagsFromEnv(t *testing.T) {
 	if _, err := stdout.Read(buf); err != nil {
 		t.Fatal(err)
 	}
-	r := New(probe.Target{PID: cmd.Process.Pid}, probe.Options{})
+	r := New(probe.Target{PID: cmd.Process.Pid}, probe.Options{JCMD: true})
 	r.Read(probe.Host{Root: "/", Now: time.Now(), Run: probe.ExecRunner})
 	v, st := r.Finish()
 	f := v.(Facts)

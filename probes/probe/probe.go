@@ -54,6 +54,10 @@ type Options struct {
 	Strace bool
 	// StraceFile is a strace -c summary a person already has.
 	StraceFile string
+	// JCMD lets probes run jcmd against JVMs. Off by default: jcmd's attach
+	// makes the JVM start a listener (SIGQUIT, and a file in its /tmp), which
+	// a tool that only reads must not do unasked.
+	JCMD bool
 }
 
 // ErrNoProcess means the target process does not exist (or no longer does).
