@@ -61,16 +61,21 @@ func (m Missing) why(paths []string) string {
 	if len(m) == 0 {
 		return ""
 	}
-	var reasons []string
+	byReason := map[string][]string{} // facts that share a reason are named together
 	for _, p := range paths {
 		for k, reason := range m {
 			if k == p || strings.HasPrefix(p, k+".") || strings.HasPrefix(k, p+".") {
-				reasons = appendUnique(reasons, fmt.Sprintf("%s: %s", k, reason))
+				byReason[reason] = appendUnique(byReason[reason], k)
 			}
 		}
 	}
-	sort.Strings(reasons)
-	return strings.Join(reasons, "; ")
+	var parts []string
+	for reason, keys := range byReason {
+		sort.Strings(keys)
+		parts = append(parts, fmt.Sprintf("%s: %s", strings.Join(keys, ", "), reason))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, "; ")
 }
 
 // Evaluate runs every rule over facts (a value of the schema's type) with the

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"strconv"
+
+	"github.com/diagnose-sh/diagnose/probes/probetest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -60,5 +63,23 @@ func TestPlaybookTestsRunWithoutRoot(t *testing.T) {
 	out, code := asNobody(t, bin, "test", filepath.Join(dir, "web-latency.test.yaml"), filepath.Join(dir, "batch.test.yaml"))
 	if code != exitOK || !strings.Contains(out, "7 passed, 0 failed") {
 		t.Fatalf("as nobody: exit %d\n%s", code, out)
+	}
+}
+
+// Run without permission on another user's process, slow-app does not guess:
+// the facts it cannot read are unknown with the fix, and the exit code says
+// the verdict is inconclusive.
+func TestUnprivilegedSlowAppIsInconclusiveNotWrong(t *testing.T) {
+	probetest.Live(t)
+	bin := buildBinary(t)
+	target := probetest.Start(t, "sleep", "600")
+	out, code := asNobody(t, bin, "slow-app", "--pid", strconv.Itoa(target.Process.Pid), "--duration", "500ms")
+	if code != exitInconclusive {
+		t.Fatalf("exit %d, want 3 (inconclusive)\n%s", code, out)
+	}
+	for _, want := range []string{"inconclusive", "run as root or with CAP_SYS_PTRACE", "Could not check"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
 	}
 }
