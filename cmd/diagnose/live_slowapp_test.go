@@ -169,9 +169,16 @@ func cpuQuota(t *testing.T, pid, quotaUS int) {
 	}
 }
 
-// TestLiveSlowApp classifies real workloads. About 40 s.
-func TestLiveSlowApp(t *testing.T) {
-	probetest.Live(t)
+// slowAppCase is a workload and the verdict slow-app must give it.
+type slowAppCase struct {
+	name  string
+	class string
+	rule  string // a rule that must fire ("" for none)
+	pid   func(t *testing.T) int
+}
+
+// slowAppWorkloads builds the workloads (C ones compiled once per test).
+func slowAppWorkloads(t *testing.T) []slowAppCase {
 	bin := func(name string) string { return probetest.BuildC(t, name) }
 	spinner, mutex, slowpeer := bin("spinner"), bin("mutex"), bin("slowpeer")
 	odirect, sleeper, epoll := bin("odirect"), bin("sleeper"), bin("epollserver")
@@ -184,12 +191,7 @@ func TestLiveSlowApp(t *testing.T) {
 		time.Sleep(300 * time.Millisecond)
 		return cmd.Process.Pid
 	}
-	tests := []struct {
-		name  string
-		class string
-		rule  string // a rule that must fire ("" for none)
-		pid   func(t *testing.T) int
-	}{
+	return []slowAppCase{
 		// On a quiet host cpu-busy fires; when other work holds the CPUs the
 		// spinner is starved instead (cpu-starved): both are class cpu.
 		{"spinner", "cpu", "", func(t *testing.T) int { return start(t, spinner) }},
@@ -207,6 +209,12 @@ func TestLiveSlowApp(t *testing.T) {
 		{"jvm-synchronized", "locks", "lock-churn", func(t *testing.T) int { return startJava(t, "Contend") }},
 		{"idle-jvm", "none", "", func(t *testing.T) int { return startJava(t, "Idle") }},
 	}
+}
+
+// TestLiveSlowApp classifies real workloads. About 30 s.
+func TestLiveSlowApp(t *testing.T) {
+	probetest.Live(t)
+	tests := slowAppWorkloads(t)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			pid := tc.pid(t)
@@ -357,5 +365,51 @@ func TestSlowAppHelperProcess(t *testing.T) {
 	code := run([]string{"slow-app", "--pid", pid, "--format", "json"}, strings.NewReader(""), os.Stdout, os.Stderr)
 	if code == exitUsage {
 		t.Fatalf("exit %d", code)
+	}
+}
+
+// snapshotPath is where a workload's recorded snapshot lives.
+func snapshotPath(t *testing.T, name string) string {
+	return filepath.Join(probetest.RepoRoot(t), "testdata", "hosts", "proc-slowapp-"+name, "snapshot.json")
+}
+
+// TestRecordSlowAppSnapshots records `diagnose collect` snapshots of the
+// workloads for TestSlowAppSnapshots. Run by hand, as root:
+//
+//	DIAGNOSE_RECORD=1 go test -run TestRecordSlowAppSnapshots ./cmd/diagnose
+func TestRecordSlowAppSnapshots(t *testing.T) {
+	if os.Getenv("DIAGNOSE_RECORD") == "" {
+		t.Skip("set DIAGNOSE_RECORD=1 to re-record slow-app snapshots")
+	}
+	probetest.Live(t)
+	for _, tc := range slowAppWorkloads(t) {
+		t.Run(tc.name, func(t *testing.T) {
+			pid := tc.pid(t)
+			path := snapshotPath(t, tc.name)
+			os.MkdirAll(filepath.Dir(path), 0o755)
+			var stdout, stderr bytes.Buffer
+			if code := run([]string{"collect", "--pid", strconv.Itoa(pid), "-o", path}, strings.NewReader(""), &stdout, &stderr); code != 0 {
+				t.Fatalf("collect: exit %d: %s", code, stderr.String())
+			}
+		})
+	}
+}
+
+// TestSlowAppSnapshots replays snapshots recorded from the live workloads
+// through the shipped playbook: the same verdicts, deterministically.
+func TestSlowAppSnapshots(t *testing.T) {
+	for _, tc := range []struct{ name, class string }{
+		{"spinner", "cpu"}, {"pthread-mutex", "locks"}, {"slow-peer", "network"}, {"odirect-fsync", "io"},
+		{"throttled-spinner", "throttled"}, {"sleeper", "none"}, {"idle-epoll-server", "none"},
+		{"jvm-synchronized", "locks"}, {"idle-jvm", "none"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run([]string{"slow-app", "--snapshot", snapshotPath(t, tc.name), "--format", "json"}, strings.NewReader(""), &stdout, &stderr)
+			rep, _ := decodeSlow(t, code, stdout.Bytes(), stderr.String())
+			if rep.Verdict.Class != tc.class {
+				t.Errorf("verdict %s, want %s; findings %v; unknown %v", rep.Verdict.Class, tc.class, rep.rules(), rep.Unknown)
+			}
+		})
 	}
 }
