@@ -50,9 +50,10 @@ type Share struct {
 }
 
 // Facts is the thread wait profile over the window. The *_pct shares are
-// of all thread-samples (they add up to 100); the *_threads values are the
-// average number of threads in that class (share × threads), which does not
-// shrink when a process has many idle threads.
+// of thread time (they add up to 100): running and runnable come from
+// schedstat, blocked time is split by each thread's blocked samples. The
+// *_threads values are the average number of threads in that class, which
+// does not shrink when a process has many idle threads.
 type Facts struct {
 	// Samples is the number of sampling rounds.
 	Samples int `expr:"samples" json:"samples" doc:"sampling rounds taken over the window"`
@@ -63,27 +64,44 @@ type Facts struct {
 	// SampleHz is the achieved sampling rate.
 	SampleHz float64 `expr:"sample_hz" json:"sample_hz" doc:"achieved sampling rounds per second (adapts to the thread count)"`
 
-	RunningPct  float64 `expr:"running_pct" json:"running_pct" doc:"share of thread-samples on a CPU (state R, split from runnable by schedstat)"`
-	RunnablePct float64 `expr:"runnable_pct" json:"runnable_pct" doc:"share of thread-samples runnable but waiting for a CPU (CPU starvation or cgroup throttling)"`
-	LockPct     float64 `expr:"lock_pct" json:"lock_pct" doc:"share blocked in futex, flock or fcntl lock waits; parked idle threads count too, see contending_threads"`
-	DiskPct     float64 `expr:"disk_pct" json:"disk_pct" doc:"share in uninterruptible disk waits, fsync, direct I/O, reads of regular files"`
-	PagingPct   float64 `expr:"paging_pct" json:"paging_pct" doc:"share blocked outside a syscall in state D: major page faults (swap-in, mmap'ed files)"`
-	NetworkPct  float64 `expr:"network_pct" json:"network_pct" doc:"share blocked on one socket: read/recv/send/connect (waiting on a peer)"`
-	PollPct     float64 `expr:"poll_pct" json:"poll_pct" doc:"share waiting in epoll/poll/select/accept for any event (an idle event loop or server)"`
-	IdlePct     float64 `expr:"idle_pct" json:"idle_pct" doc:"share sleeping: nanosleep, pause, pipes, ttys, waiting for children or signals"`
-	OtherPct    float64 `expr:"other_pct" json:"other_pct" doc:"share in other waits (stopped, unknown wchan), or unclassifiable without permission"`
+	// RunningPct is the share of thread time on a CPU.
+	RunningPct float64 `expr:"running_pct" json:"running_pct" doc:"share of thread time on a CPU (schedstat run time)"`
+	// RunnablePct is the share of thread time runnable but waiting for a CPU.
+	RunnablePct float64 `expr:"runnable_pct" json:"runnable_pct" doc:"share of thread time runnable but waiting for a CPU (schedstat run-queue wait: CPU starvation or cgroup throttling)"`
+	// LockPct is the share blocked in futex, flock or fcntl lock waits.
+	LockPct float64 `expr:"lock_pct" json:"lock_pct" doc:"share of thread time blocked in futex, flock or fcntl lock waits; parked idle threads count too, see contending_threads"`
+	// DiskPct is the share in uninterruptible disk waits, fsync, direct I/O, reads of regular files.
+	DiskPct float64 `expr:"disk_pct" json:"disk_pct" doc:"share of thread time in disk waits (state D), fsync, direct I/O, reads of regular files"`
+	// PagingPct is the share blocked outside a syscall in state D: major page faults.
+	PagingPct float64 `expr:"paging_pct" json:"paging_pct" doc:"share of thread time in state D outside a syscall: major page faults (swap-in, mmap'ed files)"`
+	// NetworkPct is the share blocked on one socket: read/recv/send/connect.
+	NetworkPct float64 `expr:"network_pct" json:"network_pct" doc:"share of thread time blocked on one socket: read/recv/send/connect (waiting on a peer)"`
+	// PollPct is the share waiting in epoll/poll/select/accept for any event.
+	PollPct float64 `expr:"poll_pct" json:"poll_pct" doc:"share of thread time waiting in epoll/poll/select/accept for any event (an idle event loop or server)"`
+	// IdlePct is the share sleeping: nanosleep, pause, pipes, ttys, waiting for children or signals.
+	IdlePct float64 `expr:"idle_pct" json:"idle_pct" doc:"share of thread time sleeping: nanosleep, pause, pipes, ttys, waiting for children or signals"`
+	// OtherPct is the share in other waits.
+	OtherPct float64 `expr:"other_pct" json:"other_pct" doc:"share of thread time in other waits (stopped, unknown wchan), or unclassifiable without permission"`
 
-	RunningThreads  float64 `expr:"running_threads" json:"running_threads" doc:"average threads on a CPU"`
+	// RunningThreads is the average threads on a CPU.
+	RunningThreads float64 `expr:"running_threads" json:"running_threads" doc:"average threads on a CPU"`
+	// RunnableThreads is the average threads waiting for a CPU.
 	RunnableThreads float64 `expr:"runnable_threads" json:"runnable_threads" doc:"average threads waiting for a CPU"`
-	LockThreads     float64 `expr:"lock_threads" json:"lock_threads" doc:"average threads in lock (futex) waits"`
-	DiskThreads     float64 `expr:"disk_threads" json:"disk_threads" doc:"average threads in disk waits"`
-	PagingThreads   float64 `expr:"paging_threads" json:"paging_threads" doc:"average threads in major page faults"`
-	NetworkThreads  float64 `expr:"network_threads" json:"network_threads" doc:"average threads blocked on a socket peer"`
-	PollThreads     float64 `expr:"poll_threads" json:"poll_threads" doc:"average threads in epoll/poll/select/accept"`
-	IdleThreads     float64 `expr:"idle_threads" json:"idle_threads" doc:"average threads sleeping"`
+	// LockThreads is the average threads in lock.
+	LockThreads float64 `expr:"lock_threads" json:"lock_threads" doc:"average threads in lock (futex) waits"`
+	// DiskThreads is the average threads in disk waits.
+	DiskThreads float64 `expr:"disk_threads" json:"disk_threads" doc:"average threads in disk waits"`
+	// PagingThreads is the average threads in major page faults.
+	PagingThreads float64 `expr:"paging_threads" json:"paging_threads" doc:"average threads in major page faults"`
+	// NetworkThreads is the average threads blocked on a socket peer.
+	NetworkThreads float64 `expr:"network_threads" json:"network_threads" doc:"average threads blocked on a socket peer"`
+	// PollThreads is the average threads in epoll/poll/select/accept.
+	PollThreads float64 `expr:"poll_threads" json:"poll_threads" doc:"average threads in epoll/poll/select/accept"`
+	// IdleThreads is the average threads sleeping.
+	IdleThreads float64 `expr:"idle_threads" json:"idle_threads" doc:"average threads sleeping"`
 
 	// MutexWaitPct is the share of thread-samples in futex waits shaped like a contended glibc mutex.
-	MutexWaitPct float64 `expr:"mutex_wait_pct" json:"mutex_wait_pct" doc:"share in futex waits shaped like a contended pthread mutex (FUTEX_WAIT val 2 or PI lock); JVM monitors do not show this shape"`
+	MutexWaitPct float64 `expr:"mutex_wait_pct" json:"mutex_wait_pct" doc:"share of thread-samples in futex waits shaped like a contended pthread mutex (FUTEX_WAIT val 2 or PI lock); JVM monitors do not show this shape"`
 	// SameFutexWaitersAvg is the average, over rounds, of the largest group of threads waiting on one futex address.
 	SameFutexWaitersAvg float64 `expr:"same_futex_waiters_avg" json:"same_futex_waiters_avg" doc:"average over rounds of the largest number of threads waiting on the same futex address (a contended mutex); JVM monitors park on per-thread addresses"`
 	// SameFutexWaitersMax is the largest such group in any round.

@@ -1,0 +1,96 @@
+package threads
+
+import (
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/diagnose-sh/diagnose/probes/probe"
+	"github.com/diagnose-sh/diagnose/probes/probetest"
+)
+
+// sample drives r like the sampler does: a reading every 10 ms for d.
+func sample(r probe.Reader, d time.Duration) (any, probe.Statuses) {
+	end := time.Now().Add(d)
+	for time.Now().Before(end) {
+		r.Read(probe.Host{Root: "/", Now: time.Now()})
+		time.Sleep(10 * time.Millisecond)
+	}
+	r.Read(probe.Host{Root: "/", Now: time.Now()})
+	return r.Finish()
+}
+
+func openFDs(t *testing.T) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestLiveLargeProcess: 200 contending threads. The rate adapts to the
+// thread count (at most 2000 thread-samples/s), files are kept open
+// between rounds and closed at Finish, and the convoy is still seen.
+func TestLiveLargeProcess(t *testing.T) {
+	probetest.Live(t)
+	bin := probetest.BuildC(t, "mutex")
+	cmd := probetest.Start(t, bin, "200")
+	time.Sleep(500 * time.Millisecond)
+	before := openFDs(t)
+	cpu0 := cpuTime()
+	r := New(probe.Target{PID: cmd.Process.Pid}, probe.Options{})
+	got, st := sample(r, 1500*time.Millisecond)
+	used := cpuTime() - cpu0
+	if st[""].State != probe.OK {
+		t.Fatalf("status %+v", st)
+	}
+	f := got.(Facts)
+	t.Logf("threads=%d rounds=%d hz=%.1f lock=%.1f%% contending=%d wakeups/s=%.0f same-futex avg=%.1f; sampler CPU %v",
+		f.Threads, f.Samples, f.SampleHz, f.LockPct, f.ContendingThreads, f.LockWakeupsPerS, f.SameFutexWaitersAvg, used)
+	if f.Threads != 201 {
+		t.Errorf("threads %d, want 201", f.Threads)
+	}
+	// 201 threads: one round every ~100 ms, not every 10 ms.
+	if f.SampleHz > 12 || f.Samples < 5 {
+		t.Errorf("sample rate %.1f Hz over %d rounds: not adapted to 201 threads", f.SampleHz, f.Samples)
+	}
+	if f.ContendingThreads < 2 || f.LockThreads < 100 {
+		t.Errorf("convoy not seen: %+v", f)
+	}
+	if after := openFDs(t); after > before+5 {
+		t.Errorf("%d fds open after Finish, %d before: files leaked", after, before)
+	}
+}
+
+// TestLiveKeepsFilesOpen: rounds re-read the same descriptors.
+func TestLiveKeepsFilesOpen(t *testing.T) {
+	probetest.Live(t)
+	bin := probetest.BuildC(t, "sleeper")
+	cmd := probetest.Start(t, bin)
+	time.Sleep(200 * time.Millisecond)
+	r := New(probe.Target{PID: cmd.Process.Pid}, probe.Options{}).(*reader)
+	r.Read(probe.Host{Root: "/", Now: time.Now()})
+	tf := r.files[cmd.Process.Pid]
+	if tf == nil || tf.stat == nil || tf.wchan == nil || tf.syscall == nil {
+		t.Fatalf("files not kept: %+v", tf)
+	}
+	stat := tf.stat
+	r.Read(probe.Host{Root: "/", Now: time.Now().Add(time.Second)})
+	if r.files[cmd.Process.Pid].stat != stat {
+		t.Error("stat reopened between rounds")
+	}
+	got, _ := r.Finish()
+	if f := got.(Facts); f.IdlePct < 99 || len(f.TopWchans) == 0 || f.TopWchans[0].Name != "hrtimer_nanosleep" {
+		t.Errorf("sleeper: %+v", f)
+	}
+	if len(r.files) != 0 {
+		t.Errorf("%d threads' files open after Finish", len(r.files))
+	}
+}
