@@ -1,10 +1,15 @@
 // Package syscalls summarises where a process's syscall time goes, from
 // strace -c. It is opt-in: with --strace it attaches the installed strace
-// (`strace -c -f -w -p PID`, stopped with SIGINT by coreutils timeout) for the
-// window in back-to-back 1 s chunks; with --strace-file it parses a summary
-// a person already has. strace stops the target at every syscall (ptrace):
-// on this 2-vCPU VM a syscall-heavy program ran ≈500× slower under it, so it
-// is a time-boxed confirmation step, never the default.
+// (`strace -c -f -w -p PID`, stopped with SIGINT by coreutils timeout) right
+// AFTER the sampling window, for as long as the window lasted; with
+// --strace-file it parses a summary a person already has.
+//
+// strace stops the target at every syscall (ptrace): a syscall-heavy program
+// ran 55-70× slower under it on the reference VM, and a traced process's
+// threads sit in ptrace stops and run queues, so a /proc wait profile taken
+// at the same time describes strace, not the program (a pthread lock convoy
+// sampled while traced looked CPU-bound). That is why the other probes
+// sample the untraced window first and strace confirms afterwards.
 package syscalls
 
 import (
@@ -16,15 +21,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/diagnose-sh/diagnose/probes/probe"
 )
-
-// chunk is how long one strace attach lasts; chunks run back to back until
-// the window ends, so the trace overruns the window by at most a chunk.
-const chunk = time.Second
 
 // maxListed bounds the syscalls listed.
 const maxListed = 20
@@ -48,8 +48,8 @@ type Facts struct {
 	Source string `expr:"source" json:"source" doc:"strace (attached with --strace) or file (--strace-file)"`
 	// WallClock says the seconds are wall-clock latency (strace -w), not CPU time.
 	WallClock bool `expr:"wall_clock" json:"wall_clock" doc:"seconds are wall-clock time blocked in the call (strace -w); false for files, whose mode is unknown"`
-	// TracedS is how long strace was attached (0 for files).
-	TracedS float64 `expr:"traced_s" json:"traced_s" doc:"seconds strace was attached (0 for a file)"`
+	// TracedS is how long strace was attached after the window (0 for files).
+	TracedS float64 `expr:"traced_s" json:"traced_s" doc:"seconds strace was attached, right after the sampling window (0 for a file)"`
 	// TotalCalls is all completed calls.
 	TotalCalls int64 `expr:"total_calls" json:"total_calls" doc:"completed syscalls (calls still blocked at detach are not counted)"`
 	// TotalErrors is all calls that failed.
@@ -88,21 +88,26 @@ type reader struct {
 	pid  int
 	opts probe.Options
 
-	mu      sync.Mutex
-	started bool
-	stop    bool
-	done    chan struct{}
-	outputs []chunkResult
-	fileErr error
-	file    summary
-	fileOK  bool
+	started     bool
+	first, last time.Time
+	run         probe.Runner
+	fileErr     error
+	file        summary
+	fileOK      bool
 }
 
+// chunkResult is one strace run's output.
 type chunkResult struct {
 	out []byte
 	err error
 	dur time.Duration
 }
+
+// Limits of the strace run that follows the window.
+const (
+	minTrace = time.Second
+	maxTrace = 10 * time.Second
+)
 
 // New returns a reader; it does nothing unless o.Strace or o.StraceFile is set.
 func New(t probe.Target, o probe.Options) probe.Reader {
@@ -110,49 +115,36 @@ func New(t probe.Target, o probe.Options) probe.Reader {
 }
 
 func (r *reader) Read(h probe.Host) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.started {
-		return
-	}
-	r.started = true
-	if r.opts.StraceFile != "" {
-		b, err := readBounded(r.opts.StraceFile)
-		if err == nil {
-			r.file, err = parseSummary(b)
-		}
-		r.fileErr, r.fileOK = err, err == nil
-		return
-	}
-	if !r.opts.Strace || r.pid <= 0 || h.Run == nil {
-		return
-	}
-	r.done = make(chan struct{})
-	go r.trace(h.Run)
-}
-
-// trace runs strace chunks back to back until Finish asks it to stop.
-func (r *reader) trace(run probe.Runner) {
-	defer close(r.done)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), chunk+5*time.Second)
-		start := time.Now()
-		secs := strconv.FormatFloat(chunk.Seconds(), 'f', 3, 64)
-		out, err := run(ctx, "timeout", "-s", "INT", "-k", "3", secs,
-			"strace", "-c", "-f", "-w", "-p", strconv.Itoa(r.pid))
-		cancel()
-		res := chunkResult{out: out, err: err, dur: time.Since(start)}
-		r.mu.Lock()
-		r.outputs = append(r.outputs, res)
-		stop := r.stop
-		r.mu.Unlock()
-		if stop || fatal(out, err) != nil {
-			return
+	if !r.started {
+		r.started, r.first, r.run = true, h.Now, h.Run
+		if r.opts.StraceFile != "" {
+			b, err := readBounded(r.opts.StraceFile)
+			if err == nil {
+				r.file, err = parseSummary(b)
+			}
+			r.fileErr, r.fileOK = err, err == nil
 		}
 	}
+	r.last = h.Now
 }
 
-// fatal says whether a chunk's failure means no later chunk can work.
+// traceDuration is how long strace runs: as long as the window was.
+func (r *reader) traceDuration() time.Duration {
+	return min(max(r.last.Sub(r.first), minTrace), maxTrace)
+}
+
+// trace attaches strace for d and returns its output.
+func (r *reader) trace(d time.Duration) chunkResult {
+	ctx, cancel := context.WithTimeout(context.Background(), d+5*time.Second)
+	defer cancel()
+	start := time.Now()
+	secs := strconv.FormatFloat(d.Seconds(), 'f', 3, 64)
+	out, err := r.run(ctx, "timeout", "-s", "INT", "-k", "3", secs,
+		"strace", "-c", "-f", "-w", "-p", strconv.Itoa(r.pid))
+	return chunkResult{out: out, err: err, dur: min(time.Since(start), d)}
+}
+
+// fatal recognises strace failures that have a known cause.
 func fatal(out []byte, err error) error {
 	s := string(out)
 	switch {
@@ -194,13 +186,6 @@ func readBounded(path string) ([]byte, error) {
 }
 
 func (r *reader) Finish() (any, probe.Statuses) {
-	r.mu.Lock()
-	r.stop = true
-	done := r.done
-	r.mu.Unlock()
-	if done != nil {
-		<-done
-	}
 	st := probe.Statuses{}
 	switch {
 	case r.opts.StraceFile != "":
@@ -221,16 +206,17 @@ func (r *reader) Finish() (any, probe.Statuses) {
 	case r.pid <= 0:
 		st[""] = probe.Status{State: probe.Unavailable, Reason: "--strace needs a target process", Fix: "pass --pid"}
 		return Facts{}, st
-	case done == nil:
+	case !r.started || r.run == nil:
 		st[""] = probe.Status{State: probe.Unavailable, Reason: "programs cannot be run here, so strace cannot attach"}
 		return Facts{}, st
 	}
+	outputs := []chunkResult{r.trace(r.traceDuration())}
 	var merged summary
 	var traced time.Duration
 	var lastErr error
 	good := 0
 	byName := map[string]*row{}
-	for _, c := range r.outputs {
+	for _, c := range outputs {
 		if err := fatal(c.out, c.err); err != nil {
 			lastErr = err
 			continue
@@ -241,7 +227,7 @@ func (r *reader) Finish() (any, probe.Statuses) {
 			continue
 		}
 		good++
-		traced += min(c.dur, chunk)
+		traced += c.dur
 		for _, rw := range s.Rows {
 			m := byName[rw.Name]
 			if m == nil {
@@ -273,9 +259,7 @@ func (r *reader) Finish() (any, probe.Statuses) {
 		merged.Rows = append(merged.Rows, *m)
 	}
 	st[""] = probe.Status{State: probe.OK}
-	if lastErr != nil {
-		st[""] = probe.Status{State: probe.OK, Reason: fmt.Sprintf("some strace chunks failed: %v", lastErr)}
-	}
+
 	return build(merged, "strace", true, traced.Seconds()), st
 }
 

@@ -168,29 +168,49 @@ func fakeRun(t *testing.T, files ...string) (probe.Runner, *[][]string) {
 	}, &calls
 }
 
-func TestStraceAttachMergesChunks(t *testing.T) {
-	run, calls := fakeRun(t, "pthread_mutex_cw.txt", "mutex8_live_cw.txt", "all_blocked.txt")
+// strace runs after the window, for as long as the window lasted.
+func TestStraceAfterWindow(t *testing.T) {
+	run, calls := fakeRun(t, "pthread_mutex_cw.txt")
 	r := New(probe.Target{PID: 4242}, probe.Options{Strace: true})
-	r.Read(probe.Host{Root: "/", Now: time.Now(), Run: run})
-	time.Sleep(100 * time.Millisecond)
-	r.Read(probe.Host{Root: "/", Now: time.Now(), Run: run})
+	t0 := time.Now()
+	r.Read(probe.Host{Root: "/", Now: t0, Run: run})
+	r.Read(probe.Host{Root: "/", Now: t0.Add(time.Second), Run: run})
+	if len(*calls) != 0 {
+		t.Fatal("strace attached during the window")
+	}
+	r.Read(probe.Host{Root: "/", Now: t0.Add(2500 * time.Millisecond), Run: run})
 	got, st := r.Finish()
 	if st[""].State != probe.OK {
 		t.Fatalf("status %+v", st[""])
 	}
 	f := got.(Facts)
-	if len(*calls) < 3 {
-		t.Fatalf("%d chunks, want >= 3", len(*calls))
+	if len(*calls) != 1 {
+		t.Fatalf("%d strace runs, want 1", len(*calls))
 	}
-	want := "timeout -s INT -k 3 1.000 strace -c -f -w -p 4242"
+	want := "timeout -s INT -k 3 2.500 strace -c -f -w -p 4242"
 	if c := strings.Join((*calls)[0], " "); c != want {
 		t.Errorf("command %q, want %q", c, want)
 	}
-	if f.Source != "strace" || !f.WallClock || f.Top != "futex" || f.FutexTimePct != 100 {
+	if f.Source != "strace" || !f.WallClock || f.Top != "futex" || f.FutexTimePct != 100 || f.TotalCalls != 26686 || f.TracedS <= 0 {
 		t.Errorf("facts %+v", f)
 	}
-	if f.TotalCalls < 26686+2347 {
-		t.Errorf("calls %d: chunks not merged", f.TotalCalls)
+	// A window too short or too long is clamped.
+	for _, tc := range []struct {
+		window time.Duration
+		want   string
+	}{{0, "1.000"}, {time.Hour, "10.000"}} {
+		run, calls := fakeRun(t, "all_blocked.txt")
+		r := New(probe.Target{PID: 4242}, probe.Options{Strace: true})
+		r.Read(probe.Host{Now: t0, Run: run})
+		r.Read(probe.Host{Now: t0.Add(tc.window), Run: run})
+		got, st := r.Finish()
+		if (*calls)[0][5] != tc.want {
+			t.Errorf("window %v: strace for %s, want %s", tc.window, (*calls)[0][5], tc.want)
+		}
+		// Every thread blocked the whole time: no calls completed, still ok.
+		if st[""].State != probe.OK || got.(Facts).TotalCalls != 0 {
+			t.Errorf("all blocked: %+v %+v", st[""], got)
+		}
 	}
 }
 
