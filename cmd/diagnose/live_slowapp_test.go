@@ -413,3 +413,72 @@ func TestSlowAppSnapshots(t *testing.T) {
 		})
 	}
 }
+
+// TestSlowAppEditedSnapshots edits recorded snapshots into the cases no
+// safe live workload produces here (swap-ins and page faults, retransmits,
+// listen overflows, a process too private to classify) and checks the verdict.
+func TestSlowAppEditedSnapshots(t *testing.T) {
+	tests := []struct {
+		name, base, class, rule string
+		edit                    func(facts map[string]map[string]any, status map[string]any)
+	}{
+		{"page-faults", "sleeper", "memory", "page-faults", func(f map[string]map[string]any, _ map[string]any) {
+			f["process"]["major_faults_per_s"] = 850.0
+			f["threads"]["paging_threads"] = 0.7
+			f["threads"]["paging_pct"] = 70.0
+		}},
+		{"retransmits", "slow-peer", "network", "tcp-retransmits", func(f map[string]map[string]any, _ map[string]any) {
+			f["threads"]["network_threads"] = 0.3
+			f["net"]["tcp_out_segs_per_s"] = 400.0
+			f["net"]["tcp_retrans_per_s"] = 40.0
+			f["net"]["tcp_retrans_pct"] = 10.0
+		}},
+		{"listen-overflow", "idle-epoll-server", "network", "listen-overflow", func(f map[string]map[string]any, _ map[string]any) {
+			f["net"]["listen_overflows_per_s"] = 36.0
+			f["net"]["accept_queue_max"] = 16.0
+		}},
+		{"idle-jvm-stays-none", "idle-jvm", "none", "", func(f map[string]map[string]any, _ map[string]any) {
+			f["process"]["voluntary_ctx_switches_per_s"] = 5000.0 // switches alone are not contention
+		}},
+		{"no-ptrace-permission", "pthread-mutex", "inconclusive", "", func(f map[string]map[string]any, st map[string]any) {
+			s := map[string]any{"state": "unavailable", "reason": "blocked threads cannot be classified: wchan reads 0 and syscall is unreadable without ptrace permission"}
+			for _, k := range []string{"lock_pct", "lock_threads", "contending_threads", "lock_wakeups_per_s", "same_futex_waiters_avg",
+				"network_threads", "network_pct", "poll_pct", "idle_pct", "top_wchans", "top_syscalls"} {
+				st["threads."+k] = s
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := os.ReadFile(snapshotPath(t, tc.base))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var snap map[string]json.RawMessage
+			if err := json.Unmarshal(b, &snap); err != nil {
+				t.Fatal(err)
+			}
+			var facts map[string]map[string]any
+			var status map[string]any
+			if err := json.Unmarshal(snap["facts"], &facts); err != nil {
+				t.Fatal(err)
+			}
+			json.Unmarshal(snap["status"], &status)
+			tc.edit(facts, status)
+			snap["facts"], _ = json.Marshal(facts)
+			snap["status"], _ = json.Marshal(status)
+			out, _ := json.Marshal(snap)
+			path := filepath.Join(t.TempDir(), "snapshot.json")
+			os.WriteFile(path, out, 0o644)
+			var stdout, stderr bytes.Buffer
+			code := run([]string{"slow-app", "--snapshot", path, "--format", "json"}, strings.NewReader(""), &stdout, &stderr)
+			rep, _ := decodeSlow(t, code, stdout.Bytes(), stderr.String())
+			if rep.Verdict.Class != tc.class {
+				t.Errorf("verdict %s, want %s; findings %v; unknown %v", rep.Verdict.Class, tc.class, rep.rules(), rep.Unknown)
+			}
+			if tc.rule != "" && !strings.Contains(strings.Join(rep.rules(), " "), tc.rule) {
+				t.Errorf("rule %s did not fire: %v", tc.rule, rep.rules())
+			}
+		})
+	}
+}
