@@ -249,6 +249,9 @@ func (r *reader) Read(h probe.Host) {
 			continue
 		}
 		live[tid] = true
+		if ts.State == 'Z' || ts.State == 'X' {
+			continue // exited, not yet reaped: no longer part of the profile
+		}
 		var wchan string
 		var sc *sysc
 		if ts.State == 'S' || ts.State == 'D' {

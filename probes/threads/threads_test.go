@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -379,4 +380,19 @@ func recordedTimes(t *testing.T, scenario string) []time.Duration {
 		out = append(out, time.Duration(us)*time.Microsecond)
 	}
 	return out
+}
+
+// A zombie (exited, not reaped) is the end of the profile, not "other" time.
+func TestZombieEndsProfile(t *testing.T) {
+	roots, pid := fixtureRoots(t, "proc-sleeper")
+	zombie := filepath.Join(t.TempDir(), "root")
+	copyTree(t, roots[0], zombie)
+	task := filepath.Join(zombie, "proc", strconv.Itoa(pid), "task", strconv.Itoa(pid), "stat")
+	b, _ := os.ReadFile(task)
+	os.WriteFile(task, []byte(strings.Replace(string(b), ") S ", ") Z ", 1)), 0o644)
+	got, st := replay(t, New(probe.Target{PID: pid}, probe.Options{}), []string{roots[0], roots[1], zombie, zombie}, recordedTimes(t, "proc-sleeper"))
+	f := got.(Facts)
+	if f.Samples != 2 || f.OtherPct != 0 || st[""].Reason == "" {
+		t.Errorf("zombie counted: %+v %+v", f, st[""])
+	}
 }
