@@ -175,6 +175,10 @@ type slowAppCase struct {
 	class string
 	rule  string // a rule that must fire ("" for none)
 	pid   func(t *testing.T) int
+	// again: a second run on the same process with these flags, which must
+	// give the same verdict and fire againRule too.
+	again     []string
+	againRule string
 }
 
 // slowAppWorkloads builds the workloads (C ones compiled once per test).
@@ -194,20 +198,21 @@ func slowAppWorkloads(t *testing.T) []slowAppCase {
 	return []slowAppCase{
 		// On a quiet host cpu-busy fires; when other work holds the CPUs the
 		// spinner is starved instead (cpu-starved): both are class cpu.
-		{"spinner", "cpu", "", func(t *testing.T) int { return start(t, spinner) }},
-		{"pthread-mutex", "locks", "mutex-convoy", func(t *testing.T) int { return start(t, mutex, "16") }},
-		{"slow-peer", "network", "peer-wait", func(t *testing.T) int { return start(t, slowpeer, "200") }},
-		{"odirect-fsync", "io", "disk-wait", func(t *testing.T) int { return start(t, odirect, odFile) }},
-		{"throttled-spinner", "throttled", "cpu-throttled", func(t *testing.T) int {
+		{name: "spinner", class: "cpu", rule: "", pid: func(t *testing.T) int { return start(t, spinner) }},
+		{name: "pthread-mutex", class: "locks", rule: "mutex-convoy", pid: func(t *testing.T) int { return start(t, mutex, "16") }},
+		{name: "slow-peer", class: "network", rule: "peer-wait", pid: func(t *testing.T) int { return start(t, slowpeer, "200") }},
+		{name: "odirect-fsync", class: "io", rule: "disk-wait", pid: func(t *testing.T) int { return start(t, odirect, odFile) }},
+		{name: "throttled-spinner", class: "throttled", rule: "cpu-throttled", pid: func(t *testing.T) int {
 			pid := start(t, spinner, "2")
 			cpuQuota(t, pid, 20000)
 			time.Sleep(300 * time.Millisecond)
 			return pid
 		}},
-		{"sleeper", "none", "", func(t *testing.T) int { return start(t, sleeper) }},
-		{"idle-epoll-server", "none", "", func(t *testing.T) int { return start(t, epoll) }},
-		{"jvm-synchronized", "locks", "lock-churn", func(t *testing.T) int { return startJava(t, "Contend") }},
-		{"idle-jvm", "none", "", func(t *testing.T) int { return startJava(t, "Idle") }},
+		{name: "sleeper", class: "none", rule: "", pid: func(t *testing.T) int { return start(t, sleeper) }},
+		{name: "idle-epoll-server", class: "none", rule: "", pid: func(t *testing.T) int { return start(t, epoll) }},
+		{name: "jvm-synchronized", class: "locks", rule: "lock-churn", pid: func(t *testing.T) int { return startJava(t, "Contend") },
+			again: []string{"--jcmd"}, againRule: "jvm-monitor-blocked"},
+		{name: "idle-jvm", class: "none", rule: "", pid: func(t *testing.T) int { return startJava(t, "Idle") }},
 	}
 }
 
@@ -239,6 +244,16 @@ func TestLiveSlowApp(t *testing.T) {
 			}
 			if code != wantCode {
 				t.Errorf("exit %d, want %d", code, wantCode)
+			}
+			if tc.again != nil {
+				rep, _ := runSlowApp(t, pid, tc.again...)
+				t.Logf("%s %v: verdict %s, findings %v", tc.name, tc.again, rep.Verdict.Class, rep.rules())
+				for _, f := range rep.Findings {
+					t.Logf("  %s: %s", f.Rule, f.Evidence)
+				}
+				if rep.Verdict.Class != tc.class || !strings.Contains(strings.Join(rep.rules(), " "), tc.againRule) {
+					t.Errorf("with %v: verdict %s, findings %v; want %s and %s", tc.again, rep.Verdict.Class, rep.rules(), tc.class, tc.againRule)
+				}
 			}
 		})
 	}

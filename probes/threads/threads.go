@@ -15,6 +15,7 @@
 package threads
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +25,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/diagnose-sh/diagnose/probes/probe"
@@ -113,6 +115,17 @@ type Facts struct {
 	// ContendingThreads counts threads that wait on locks, run, and keep waking.
 	ContendingThreads int `expr:"contending_threads" json:"contending_threads" doc:"threads that spent >=30% of samples in lock waits, ran >=0.5% of the window and woke >=10 times/s: workers waiting on each other, not parked idle threads"`
 
+	// JVMBlockedThreads counts threads BLOCKED on a monitor in a jcmd thread dump (with --jcmd, JVMs only).
+	JVMBlockedThreads int `expr:"jvm_blocked_threads" json:"jvm_blocked_threads" doc:"threads BLOCKED (on object monitor) in a jcmd Thread.print taken right after the window (--jcmd, JVMs only)"`
+	// JVMTopMonitor is the monitor most blocked threads wait to lock.
+	JVMTopMonitor string `expr:"jvm_top_monitor" json:"jvm_top_monitor" doc:"the monitor most BLOCKED threads wait to lock, as the dump prints it (display)"`
+	// JVMTopMonitorWaiters is how many threads wait for it.
+	JVMTopMonitorWaiters int `expr:"jvm_top_monitor_waiters" json:"jvm_top_monitor_waiters" doc:"threads waiting to lock that monitor"`
+	// JVMBlockedAt is where the first of them waits (class.method(File.java:line)).
+	JVMBlockedAt string `expr:"jvm_blocked_at" json:"jvm_blocked_at" doc:"top frame of a thread waiting for that monitor (display)"`
+	// JVMMonitorHolder is the thread holding that monitor, if the dump shows it.
+	JVMMonitorHolder string `expr:"jvm_monitor_holder" json:"jvm_monitor_holder" doc:"thread that holds that monitor in the dump (display)"`
+
 	// TopWchans lists the most frequent wchans of blocked samples (display).
 	TopWchans []Share `expr:"top_wchans" json:"top_wchans" doc:"most frequent kernel wait functions of blocked samples (display)"`
 	// TopSyscalls lists the most frequent syscalls of blocked samples (display).
@@ -145,6 +158,9 @@ type threadAcc struct {
 
 type reader struct {
 	pid     int
+	jcmd    bool         // --jcmd: a thread dump may be taken after the window
+	run     probe.Runner // from the first reading
+	isJVM   bool
 	root    string
 	files   map[int]*taskFiles
 	buf     []byte
@@ -172,8 +188,8 @@ type reader struct {
 }
 
 // New returns a reader for one run over t.PID.
-func New(t probe.Target, _ probe.Options) probe.Reader {
-	return &reader{pid: t.PID, files: map[int]*taskFiles{}, buf: make([]byte, 4096),
+func New(t probe.Target, o probe.Options) probe.Reader {
+	return &reader{pid: t.PID, jcmd: o.JCMD, files: map[int]*taskFiles{}, buf: make([]byte, 4096),
 		wchans: map[string]int{}, syscalls: map[string]int{}, acc: map[int]*threadAcc{}}
 }
 
@@ -339,6 +355,8 @@ func (r *reader) Read(h probe.Host) {
 	}
 	if r.rounds == 0 {
 		r.firstAt = h.Now
+		r.run = h.Run
+		r.isJVM = isJVM(h, r.pid)
 	}
 	r.lastAt = h.Now
 	r.rounds++
@@ -536,6 +554,7 @@ func (r *reader) Finish() (any, probe.Statuses) {
 		st["runnable_pct"] = probe.Status{State: probe.Unavailable, Reason: "only one sampling round: running and runnable cannot be told apart"}
 		st["runnable_threads"] = st["runnable_pct"]
 	}
+	r.jvmEvidence(&f, st)
 	f.TopWchans = top(r.wchans, n)
 	f.TopSyscalls = top(r.syscalls, n)
 
@@ -571,6 +590,62 @@ func (r *reader) Finish() (any, probe.Statuses) {
 		f.LockWakeupsPerS, f.ContendingThreads = 0, 0
 	}
 	return f, st
+}
+
+var jvmFields = []string{"jvm_blocked_threads", "jvm_top_monitor", "jvm_top_monitor_waiters", "jvm_blocked_at", "jvm_monitor_holder"}
+
+// isJVM says whether the target runs a JVM launcher (java).
+func isJVM(h probe.Host, pid int) bool {
+	b, err := h.ReadFile("proc", strconv.Itoa(pid), "cmdline")
+	if err != nil {
+		return false
+	}
+	argv0, _, _ := strings.Cut(string(b), "\x00")
+	return filepath.Base(argv0) == "java"
+}
+
+// jvmEvidence takes a jcmd thread dump right after the window (never during
+// it: jcmd attaches, and a safepoint pauses every Java thread).
+func (r *reader) jvmEvidence(f *Facts, st probe.Statuses) {
+	set := func(s probe.Status) {
+		for _, k := range jvmFields {
+			st[k] = s
+		}
+	}
+	switch {
+	case !r.isJVM:
+		set(probe.Status{State: probe.Unavailable, Reason: "the target is not a JVM"})
+		return
+	case !r.jcmd:
+		set(probe.Status{State: probe.Unavailable, Reason: "no thread dump: jcmd was not allowed",
+			Fix: "pass --jcmd (jcmd attaches: the JVM starts a listener and pauses briefly for the dump)"})
+		return
+	case r.run == nil || r.ended:
+		set(probe.Status{State: probe.Unavailable, Reason: "jcmd cannot be run here (or the process ended)"})
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	out, err := r.run(ctx, "jcmd", strconv.Itoa(r.pid), "Thread.print")
+	d, perr := parseThreadDump(out)
+	if perr != nil {
+		reason := strings.TrimSpace(string(out))
+		if i := strings.IndexByte(reason, '\n'); i >= 0 {
+			reason = reason[:i]
+		}
+		switch {
+		case errors.Is(err, fs.ErrNotExist) || strings.Contains(reason, "executable file not found"):
+			set(probe.Status{State: probe.Unavailable, Reason: "jcmd is not installed", Fix: "install the JDK (openjdk-17-jdk-headless) that matches the JVM"})
+		default:
+			set(probe.Status{State: probe.Unavailable, Reason: "jcmd Thread.print failed: " + probe.Sanitize(truncate(reason))})
+		}
+		return
+	}
+	f.JVMBlockedThreads = d.Blocked
+	f.JVMTopMonitor = probe.Sanitize(d.TopMonitor)
+	f.JVMTopMonitorWaiters = d.TopWaiters
+	f.JVMBlockedAt = probe.Sanitize(d.BlockedAt)
+	f.JVMMonitorHolder = probe.Sanitize(d.Holder)
 }
 
 func top(m map[string]int, n float64) []Share {

@@ -1,6 +1,8 @@
 package threads
 
 import (
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -394,5 +396,92 @@ func TestZombieEndsProfile(t *testing.T) {
 	f := got.(Facts)
 	if f.Samples != 2 || f.OtherPct != 0 || st[""].Reason == "" {
 		t.Errorf("zombie counted: %+v %+v", f, st[""])
+	}
+}
+
+func TestParseThreadDump(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(probetest.Fixture(t, "proc-jvm-contend"), "jcmd_thread_print.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := parseThreadDump(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Blocked != 15 || d.TopWaiters != 15 || d.TopMonitor != "<0x00000000ff6e2348> (a java.lang.Object)" ||
+		!strings.HasPrefix(d.BlockedAt, "Contend.lambda$main$0(Contend.java:") || d.Holder != "worker-4" {
+		t.Errorf("%+v", d)
+	}
+	b, _ = os.ReadFile(filepath.Join(probetest.Fixture(t, "proc-jvm-idle"), "jcmd_thread_print.txt"))
+	if d, err := parseThreadDump(b); err != nil || d.Blocked != 0 || d.Threads < 10 || d.TopMonitor != "" {
+		t.Errorf("idle JVM: %+v %v", d, err)
+	}
+	for _, in := range []string{"", "12345:\ncom.sun.tools.attach.AttachNotSupportedException: Unable to open socket file\n",
+		"Full thread dump\n\"unterminated #1\n", "Full thread dump X\n"} {
+		if _, err := parseThreadDump([]byte(in)); err == nil {
+			t.Errorf("%q: no error", in)
+		}
+	}
+}
+
+func FuzzParseThreadDump(f *testing.F) {
+	b, _ := os.ReadFile(filepath.Join(probetest.Fixture(f, "proc-jvm-contend"), "jcmd_thread_print.txt"))
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, b []byte) { parseThreadDump(b) })
+}
+
+// With --jcmd the JVM fixture gets a thread dump after the window.
+func TestJcmdEvidence(t *testing.T) {
+	roots, pid := fixtureRoots(t, "proc-jvm-contend")
+	dump, _ := os.ReadFile(filepath.Join(probetest.Fixture(t, "proc-jvm-contend"), "jcmd_thread_print.txt"))
+	var calls []string
+	run := func(ctx context.Context, name string, args ...string) ([]byte, error) {
+		calls = append(calls, name+" "+strings.Join(args, " "))
+		return dump, nil
+	}
+	r := New(probe.Target{PID: pid}, probe.Options{JCMD: true})
+	t0 := time.Now()
+	for i, root := range roots {
+		r.Read(probe.Host{Root: root, Now: t0.Add(time.Duration(i) * step), Run: run})
+		if len(calls) > 0 {
+			t.Fatal("jcmd ran during the window")
+		}
+	}
+	got, st := r.Finish()
+	f := got.(Facts)
+	if len(calls) != 1 || calls[0] != "jcmd "+strconv.Itoa(pid)+" Thread.print" {
+		t.Fatalf("calls %v", calls)
+	}
+	if f.JVMBlockedThreads != 15 || f.JVMTopMonitorWaiters != 15 || f.JVMMonitorHolder != "worker-4" || st["jvm_blocked_threads"].State != "" {
+		t.Errorf("facts %+v status %+v", f, st["jvm_blocked_threads"])
+	}
+	// Without --jcmd: unknown with the fix, and jcmd is never run.
+	calls = nil
+	r = New(probe.Target{PID: pid}, probe.Options{})
+	for i, root := range roots[:3] {
+		r.Read(probe.Host{Root: root, Now: t0.Add(time.Duration(i) * step), Run: run})
+	}
+	_, st = r.Finish()
+	if len(calls) != 0 || st["jvm_blocked_threads"].State != probe.Unavailable || !strings.Contains(st["jvm_blocked_threads"].Fix, "--jcmd") {
+		t.Errorf("calls %v status %+v", calls, st["jvm_blocked_threads"])
+	}
+	// A failing attach is unknown with jcmd's first line as the reason.
+	fail := func(ctx context.Context, name string, args ...string) ([]byte, error) {
+		return []byte("12345:\ncom.sun.tools.attach.AttachNotSupportedException: Unable to open socket file\n"), errors.New("exit status 1")
+	}
+	r = New(probe.Target{PID: pid}, probe.Options{JCMD: true})
+	for i, root := range roots[:3] {
+		r.Read(probe.Host{Root: root, Now: t0.Add(time.Duration(i) * step), Run: fail})
+	}
+	if _, st = r.Finish(); st["jvm_blocked_threads"].State != probe.Unavailable {
+		t.Errorf("failed attach: %+v", st["jvm_blocked_threads"])
+	}
+	// Not a JVM: no jcmd.
+	roots, pid = fixtureRoots(t, "proc-mutex")
+	calls = nil
+	r = New(probe.Target{PID: pid}, probe.Options{JCMD: true})
+	r.Read(probe.Host{Root: roots[0], Now: t0, Run: run})
+	if _, st = r.Finish(); len(calls) != 0 || !strings.Contains(st["jvm_blocked_threads"].Reason, "not a JVM") {
+		t.Errorf("not a JVM: calls %v status %+v", calls, st["jvm_blocked_threads"])
 	}
 }

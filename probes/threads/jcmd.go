@@ -1,0 +1,109 @@
+package threads
+
+// Parser for `jcmd PID Thread.print` (OpenJDK 17 observed). A thread block:
+//
+//	"worker-3" #15 prio=5 os_prio=0 cpu=62.03ms elapsed=1.42s tid=0x... nid=0x2b66 waiting for monitor entry  [0x...]
+//	   java.lang.Thread.State: BLOCKED (on object monitor)
+//		at Contend.lambda$main$0(Contend.java:14)
+//		- waiting to lock <0x00000000ff6e2348> (a java.lang.Object)
+//
+// and the holder shows "- locked <0x00000000ff6e2348> (a java.lang.Object)".
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// monitorDump is what a thread dump says about monitor contention.
+type monitorDump struct {
+	Threads    int    // threads in the dump
+	Blocked    int    // threads BLOCKED (on object monitor)
+	TopMonitor string // "<0x...> (a java.lang.Object)" most threads wait to lock
+	TopWaiters int    // threads waiting for it
+	BlockedAt  string // first frame of a thread waiting for it
+	Holder     string // thread that holds it
+}
+
+var errNoDump = errors.New("no thread dump in jcmd output")
+
+func parseThreadDump(b []byte) (monitorDump, error) {
+	var d monitorDump
+	type thread struct {
+		name    string
+		blocked bool
+		frame   string
+		waits   string
+	}
+	var cur *thread
+	waiters := map[string][]*thread{}
+	holders := map[string]string{}
+	full := false
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		trim := strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(line, "Full thread dump"):
+			full = true
+		case strings.HasPrefix(line, `"`):
+			end := strings.Index(line[1:], `"`)
+			if end < 0 {
+				return d, fmt.Errorf("%w: thread line %q", errFormat, truncate(line))
+			}
+			cur = &thread{name: line[1 : end+1]}
+			d.Threads++
+		case cur == nil:
+		case strings.HasPrefix(trim, "java.lang.Thread.State: BLOCKED"):
+			cur.blocked = true
+			d.Blocked++
+		case strings.HasPrefix(trim, "at ") && cur.frame == "":
+			cur.frame = strings.TrimPrefix(trim, "at ")
+		case strings.HasPrefix(trim, "- waiting to lock "):
+			m := strings.TrimPrefix(trim, "- waiting to lock ")
+			if cur.blocked && cur.waits == "" {
+				cur.waits = m
+				waiters[m] = append(waiters[m], cur)
+			}
+		case strings.HasPrefix(trim, "- locked "):
+			m := strings.TrimPrefix(trim, "- locked ")
+			if _, ok := holders[m]; !ok {
+				holders[m] = cur.name
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return d, fmt.Errorf("%w: %w", errFormat, err)
+	}
+	if !full || d.Threads == 0 {
+		return d, errNoDump
+	}
+	monitors := make([]string, 0, len(waiters))
+	for m := range waiters {
+		monitors = append(monitors, m)
+	}
+	sort.Slice(monitors, func(i, j int) bool {
+		if len(waiters[monitors[i]]) != len(waiters[monitors[j]]) {
+			return len(waiters[monitors[i]]) > len(waiters[monitors[j]])
+		}
+		return monitors[i] < monitors[j]
+	})
+	if len(monitors) > 0 {
+		m := monitors[0]
+		d.TopMonitor, d.TopWaiters = m, len(waiters[m])
+		d.BlockedAt = waiters[m][0].frame
+		d.Holder = holders[m]
+	}
+	return d, nil
+}
+
+func truncate(s string) string {
+	if len(s) > 60 {
+		return s[:60] + "..."
+	}
+	return s
+}
