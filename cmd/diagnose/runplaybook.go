@@ -42,10 +42,10 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.format, "format", "text", "output format: text or json")
 	fs.StringVar(&f.failOn, "fail-on", "warning", "exit 1 on findings at or above this severity: info, warning, critical")
 	fs.DurationVar(&f.window, "duration", DefaultWindow, "sampling window")
-	fs.DurationVar(&f.timeout, "timeout", 0, "stop after this long and report what was gathered (default: window + 10s)")
+	fs.DurationVar(&f.timeout, "timeout", 0, "stop after this long and report what was gathered (default: window + 10s; twice the window with --strace)")
 	fs.StringVar(&f.snapshot, "snapshot", "", "evaluate this recorded snapshot (diagnose collect) instead of the live system")
 	fs.Var(&f.playbooks, "playbooks", "also load the playbooks in this folder (repeatable)")
-	fs.BoolVar(&f.strace, "strace", false, "attach strace -c to the target for the window (ptrace slows the target down)")
+	fs.BoolVar(&f.strace, "strace", false, "after the window, attach strace -c to the target for as long again (ptrace slows the target down)")
 	fs.StringVar(&f.straceFile, "strace-file", "", "parse this 'strace -c' summary instead of attaching")
 	fs.BoolVar(&f.jcmd, "jcmd", false, "let diagnose run jcmd against JVMs to measure them (jcmd attaches: the JVM starts a listener)")
 	fs.StringVar(&f.root, "root", "/", "read /proc and /sys under this directory")
@@ -65,6 +65,9 @@ func (f *runFlags) check() error {
 	}
 	if f.timeout == 0 {
 		f.timeout = f.window + 10*time.Second
+		if f.strace { // strace runs after the window, for as long again
+			f.timeout += f.window
+		}
 	}
 	return nil
 }
@@ -220,7 +223,7 @@ func (e *env) runPlaybook(ref string, isFile bool, args []string) (int, error) {
 		rep.Source = "live"
 		rep.WindowSeconds = rf.window.Seconds()
 		if rf.strace {
-			rep.Notes = append(rep.Notes, "strace (ptrace) was attached for the window: it slows the target down, often many times over")
+			rep.Notes = append(rep.Notes, "strace (ptrace) was attached after the sampling window: while attached it slows the target down, often many times over")
 		}
 	}
 	res, err := pb.Evaluate(facts, params, missingFrom(statuses))
