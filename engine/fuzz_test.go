@@ -72,3 +72,95 @@ func quoteYAML(s string) string {
 	}
 	return string(append(b, '\''))
 }
+
+// FuzzLoadSuite: any bytes as a playbook test file either load or give
+// positioned errors; never a panic.
+func FuzzLoadSuite(f *testing.F) {
+	for _, pat := range []string{"../testdata/custom/*.test.yaml", "../playbooks/*.test.yaml", "../testdata/playbooks/good/*.test.yaml"} {
+		files, _ := filepath.Glob(pat)
+		for _, p := range files {
+			if b, err := os.ReadFile(p); err == nil {
+				f.Add(b)
+			}
+		}
+	}
+	f.Add([]byte("playbook: x.yaml\ntests:\n  - name: a\n    snapshot: s.json\n    expect: {verdict: cpu}\n"))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		s, err := LoadSuite("fuzz.test.yaml", src)
+		if err != nil {
+			es, ok := err.(Errors)
+			if !ok || len(es) == 0 {
+				t.Fatalf("error is not a non-empty Errors: %T %v", err, err)
+			}
+			for _, e := range es {
+				if e.Line < 1 || e.Column < 1 {
+					t.Fatalf("error without a position: %v", e)
+				}
+			}
+			return
+		}
+		if s == nil {
+			t.Fatal("nil suite without an error")
+		}
+	})
+}
+
+// FuzzLoadWithOverlay: any overlay bytes over a good playbook either load or
+// give positioned errors; a result that loads evaluates without panicking.
+func FuzzLoadWithOverlay(f *testing.F) {
+	if b, err := os.ReadFile("../testdata/custom/batch.overlay.yaml"); err == nil {
+		f.Add(b)
+	}
+	f.Add([]byte("overlay: demo\nparameters:\n  min_util: 50\nconditions:\n  saturated: cpu.run_queue > 4 * cpu.count\nrules:\n  busy-disk:\n    severity: critical\n  iowait:\n    disabled: noisy\n"))
+	f.Add([]byte("overlay: demo\nrules:\n  nope:\n    severity: loud\n"))
+	f.Fuzz(func(t *testing.T, ov []byte) {
+		pb, err := LoadWithOverlay("demo.yaml", []byte(goodPlaybook), "fuzz.overlay.yaml", ov, testSchema)
+		if err != nil {
+			es, ok := err.(Errors)
+			if !ok || len(es) == 0 {
+				t.Fatalf("error is not a non-empty Errors: %T %v", err, err)
+			}
+			for _, e := range es {
+				if e.Line < 1 || e.Column < 1 {
+					t.Fatalf("error without a position: %v", e)
+				}
+			}
+			return
+		}
+		params, err := pb.BindParams(map[string]string{"pid": "1"})
+		if err != nil {
+			return
+		}
+		if _, err := pb.Evaluate(testFacts{}, params, nil); err != nil {
+			t.Fatalf("evaluate: %v", err)
+		}
+	})
+}
+
+// FuzzParseValue: parameter values from the command line parse or error;
+// a size is never negative.
+func FuzzParseValue(f *testing.F) {
+	for _, s := range []string{"4096", "512MiB", "2G", "1.5 GiB", "3s", "true", "-1", "99999999999999999999P"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, typ := range []string{"int", "string", "bool", "duration", "bytes"} {
+			v, err := ParseValue(typ, s)
+			if err == nil && typ == "bytes" && v.(int64) < 0 {
+				t.Fatalf("%q: negative size %d", s, v)
+			}
+		}
+	})
+}
+
+// Found by FuzzParseValue: a size beyond int64 converted to a negative one.
+func TestParseBytesTooLarge(t *testing.T) {
+	for _, s := range []string{"99999999999999999999P", "8192P", "1e30"} {
+		if v, err := ParseValue("bytes", s); err == nil {
+			t.Errorf("%q: %v, want an error", s, v)
+		}
+	}
+	if v, err := ParseValue("bytes", "8191P"); err != nil || v.(int64) != 8191<<50 {
+		t.Errorf("8191P: %v %v", v, err)
+	}
+}

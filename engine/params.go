@@ -134,5 +134,8 @@ func parseBytes(text string) (int64, error) {
 	f, _ := strconv.ParseFloat(m[1], 64)
 	unit := strings.TrimSuffix(strings.TrimSuffix(m[2], "B"), "i")
 	mult := map[string]float64{"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50}[unit]
+	if f*mult >= 1<<63 { // int64(f) of a larger float is undefined (here: a negative size)
+		return 0, fmt.Errorf("%q is too large a size", text)
+	}
 	return int64(f * mult), nil
 }
