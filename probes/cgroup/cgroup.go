@@ -306,6 +306,9 @@ func (r *reader) Finish() (any, probe.Statuses) {
 		}
 		needTwo := probe.Status{State: probe.Unavailable, Reason: "rates need two readings over a window", Fix: "sample over a window (--window > 0)"}
 		switch {
+		case loc.CPUAcctElsewhere != "":
+			st["cpu_usage_cores"] = probe.Status{State: probe.Unavailable,
+				Reason: fmt.Sprintf("cpu and cpuacct are mounted apart and the process's cpuacct group (%s) is not its cpu group: its usage would be another group's", probe.Sanitize(loc.CPUAcctElsewhere))}
 		case c0.usageErr != nil || c1.usageErr != nil:
 			st["cpu_usage_cores"] = statusFor(errors.Join(c0.usageErr, c1.usageErr), "cgroup CPU usage")
 		case dt <= 0:

@@ -59,6 +59,9 @@ type Location struct {
 	// MemoryDir, CPUDir, CPUAcctDir are the controller directories (on v2 all
 	// the unified directory).
 	MemoryDir, CPUDir, CPUAcctDir string
+	// CPUAcctElsewhere: on v1 with cpu and cpuacct mounted apart, the
+	// process's cpuacct group is not its cpu group (holds that group's path).
+	CPUAcctElsewhere string
 	// MemoryMount, CPUMount are the mount points of those hierarchies, where
 	// walks up the ancestors stop.
 	MemoryMount, CPUMount string
@@ -295,6 +298,9 @@ func Resolve(h probe.Host, t probe.Target) (Location, error) {
 	}
 	if loc.CPUAcctDir, _, err = dir("cpuacct"); err != nil {
 		return loc, err
+	}
+	if loc.Version == 1 && pc.v1["cpuacct"] != pc.v1["cpu"] {
+		loc.CPUAcctElsewhere = pc.v1["cpuacct"]
 	}
 	if v2 != nil && pc.hasV2 {
 		if d, err := dirIn(*v2, pc.v2); err == nil {
