@@ -86,29 +86,16 @@ func FuzzParseProcStat(f *testing.F) {
 	})
 }
 
-type golden struct {
-	Facts  any            `json:"facts"`
-	Status probe.Statuses `json:"status"`
-}
-
-var scenarios = []string{"sys-idle", "sys-cpu-saturated", "sys-iowait", "sys-swapping", "sys-no-psi",
-	"sys-many-disks", "sys-counter-wrap", "sys-container", "sys-garbled"}
-
 func replay(t *testing.T, scenario string, readings ...string) (Facts, probe.Statuses) {
 	t.Helper()
-	var roots []string
-	for _, r := range readings {
-		roots = append(roots, probetest.Fixture(t, scenario, r))
-	}
-	v, st := probetest.Replay(New(probe.Target{}, probe.Options{}), time.Second, roots...)
-	return v.(Facts), st
+	return probetest.ReplayFixture[Facts](t, New(probe.Target{}, probe.Options{}), scenario, readings...)
 }
 
 func TestFixtures(t *testing.T) {
-	for _, s := range scenarios {
+	for _, s := range probetest.SystemScenarios {
 		t.Run(s, func(t *testing.T) {
 			f, st := replay(t, s, "t0", "t1")
-			probetest.Golden(t, probetest.Fixture(t, s, "cpu.golden.json"), golden{f, st})
+			probetest.Golden(t, probetest.Fixture(t, s, "cpu.golden.json"), probetest.Result{Facts: f, Status: st})
 			for _, x := range []float64{f.UserPct, f.SystemPct, f.IdlePct, f.IowaitPct, f.StealPct, f.IRQPct, f.BusyPct, f.RunQueue, f.Blocked, f.CtxSwitchesPerS, f.InterruptsPerS} {
 				if x < 0 || math.IsNaN(x) || math.IsInf(x, 0) {
 					t.Errorf("fact %v out of range in %+v", x, f)

@@ -58,30 +58,17 @@ func FuzzParseVmstat(f *testing.F) {
 	})
 }
 
-type golden struct {
-	Facts  any            `json:"facts"`
-	Status probe.Statuses `json:"status"`
-}
-
-var scenarios = []string{"sys-idle", "sys-cpu-saturated", "sys-iowait", "sys-swapping", "sys-no-psi",
-	"sys-many-disks", "sys-counter-wrap", "sys-container", "sys-garbled"}
-
 func replay(t *testing.T, scenario string, readings ...string) (Facts, probe.Statuses) {
 	t.Helper()
-	var roots []string
-	for _, r := range readings {
-		roots = append(roots, probetest.Fixture(t, scenario, r))
-	}
 	r := &reader{pageSize: 4096} // fixed, so golden files do not depend on the machine
-	v, st := probetest.Replay(r, time.Second, roots...)
-	return v.(Facts), st
+	return probetest.ReplayFixture[Facts](t, r, scenario, readings...)
 }
 
 func TestFixtures(t *testing.T) {
-	for _, s := range scenarios {
+	for _, s := range probetest.SystemScenarios {
 		t.Run(s, func(t *testing.T) {
 			f, st := replay(t, s, "t0", "t1")
-			probetest.Golden(t, probetest.Fixture(t, s, "memory.golden.json"), golden{f, st})
+			probetest.Golden(t, probetest.Fixture(t, s, "memory.golden.json"), probetest.Result{Facts: f, Status: st})
 			for _, x := range []float64{f.UsedPct, f.SwapUsedPct, f.SwapInPagesPerS, f.SwapOutPagesPerS, f.MajorFaultsPerS, f.PageScansPerS, f.DirectReclaimScansPerS} {
 				if x < 0 || math.IsNaN(x) || math.IsInf(x, 0) || (x > 100 && (x == f.UsedPct || x == f.SwapUsedPct)) {
 					t.Errorf("fact %v out of range in %+v", x, f)

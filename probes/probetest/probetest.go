@@ -10,6 +10,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sort"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -38,11 +41,108 @@ func Fixture(t testing.TB, elem ...string) string {
 // Replay drives r over recorded readings: each root is one reading, taken
 // step apart starting at a fixed time, and returns Finish's result.
 func Replay(r probe.Reader, step time.Duration, roots ...string) (any, probe.Statuses) {
+	at := make([]time.Duration, len(roots))
+	for i := range at {
+		at[i] = time.Duration(i) * step
+	}
+	return ReplayAt(r, roots, at)
+}
+
+// ReplayAt drives r over readings taken at the given offsets from a fixed
+// start, and returns Finish's result.
+func ReplayAt(r probe.Reader, roots []string, at []time.Duration) (any, probe.Statuses) {
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	for i, root := range roots {
-		r.Read(probe.Host{Root: root, Now: t0.Add(time.Duration(i) * step)})
+		r.Read(probe.Host{Root: root, Now: t0.Add(at[i])})
 	}
 	return r.Finish()
+}
+
+// ReplayFixture replays readings of a system scenario (t0, t1, …) one
+// second apart and returns the section's facts.
+func ReplayFixture[F any](t testing.TB, r probe.Reader, scenario string, readings ...string) (F, probe.Statuses) {
+	t.Helper()
+	roots := make([]string, len(readings))
+	for i, name := range readings {
+		roots[i] = Fixture(t, scenario, name)
+	}
+	v, st := Replay(r, time.Second, roots...)
+	f, _ := v.(F)
+	return f, st
+}
+
+// Result is what a probe's golden file holds.
+type Result struct {
+	Facts  any            `json:"facts"`
+	Status probe.Statuses `json:"status"`
+}
+
+// SystemScenarios are the system-wide fixture trees every system probe
+// (cpu, memory, psi, disks, host) is replayed on.
+var SystemScenarios = []string{"sys-idle", "sys-cpu-saturated", "sys-iowait", "sys-swapping", "sys-no-psi",
+	"sys-many-disks", "sys-counter-wrap", "sys-container", "sys-garbled"}
+
+// Recording is a fixture recorded from a live process: readings t0, t1, …
+// in order, when each was taken (times.txt: microseconds since the first,
+// one per line), and the process's PID (the numeric directory in t0/proc).
+type Recording struct {
+	Roots []string
+	Times []time.Duration
+	PID   int
+}
+
+// LoadRecording reads a recorded scenario under testdata/hosts.
+func LoadRecording(t testing.TB, scenario string) Recording {
+	t.Helper()
+	dir := Fixture(t, scenario)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byIndex := map[int]string{}
+	var idx []int
+	for _, e := range ents {
+		if n, err := strconv.Atoi(strings.TrimPrefix(e.Name(), "t")); e.IsDir() && err == nil && strings.HasPrefix(e.Name(), "t") {
+			byIndex[n] = e.Name()
+			idx = append(idx, n)
+		}
+	}
+	sort.Ints(idx) // numeric: t2 before t10, whether or not names are zero-padded
+	var rec Recording
+	for _, n := range idx {
+		rec.Roots = append(rec.Roots, filepath.Join(dir, byIndex[n]))
+	}
+	if len(rec.Roots) == 0 {
+		t.Fatalf("%s: no readings", scenario)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "times.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range strings.Fields(string(b)) {
+		us, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			t.Fatalf("%s/times.txt: %v", scenario, err)
+		}
+		rec.Times = append(rec.Times, time.Duration(us)*time.Microsecond)
+	}
+	if len(rec.Times) < len(rec.Roots) {
+		t.Fatalf("%s: %d readings but %d times", scenario, len(rec.Roots), len(rec.Times))
+	}
+	procs, _ := os.ReadDir(filepath.Join(rec.Roots[0], "proc"))
+	for _, p := range procs {
+		if pid, err := strconv.Atoi(p.Name()); err == nil {
+			rec.PID = pid
+			return rec
+		}
+	}
+	t.Fatalf("%s: no process directory in t0/proc", scenario)
+	return rec
+}
+
+// Replay drives r over the recording at its recorded times.
+func (rec Recording) Replay(r probe.Reader) (any, probe.Statuses) {
+	return ReplayAt(r, rec.Roots, rec.Times)
 }
 
 // Golden compares got, as indented JSON, with the golden file at path;

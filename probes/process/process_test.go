@@ -3,7 +3,6 @@ package process
 import (
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,42 +14,12 @@ import (
 
 func fixtureRoots(t *testing.T, scenario string) ([]string, []time.Duration, int) {
 	t.Helper()
-	dir := probetest.Fixture(t, scenario)
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var roots []string
-	for _, e := range ents {
-		if e.IsDir() && regexp.MustCompile(`^t\d+$`).MatchString(e.Name()) {
-			roots = append(roots, filepath.Join(dir, e.Name()))
-		}
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "times.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var times []time.Duration
-	for _, l := range strings.Fields(string(b)) {
-		us, _ := strconv.ParseInt(l, 10, 64)
-		times = append(times, time.Duration(us)*time.Microsecond)
-	}
-	procs, _ := os.ReadDir(filepath.Join(roots[0], "proc"))
-	for _, p := range procs {
-		if pid, err := strconv.Atoi(p.Name()); err == nil {
-			return roots, times, pid
-		}
-	}
-	t.Fatalf("%s: no pid", scenario)
-	return nil, nil, 0
+	rec := probetest.LoadRecording(t, scenario)
+	return rec.Roots, rec.Times, rec.PID
 }
 
 func replay(r probe.Reader, roots []string, times []time.Duration) (any, probe.Statuses) {
-	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	for i, root := range roots {
-		r.Read(probe.Host{Root: root, Now: t0.Add(times[i])})
-	}
-	return r.Finish()
+	return probetest.ReplayAt(r, roots, times)
 }
 
 func TestFixtures(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/diagnose-sh/diagnose/probes/probe"
 	"github.com/diagnose-sh/diagnose/probes/probetest"
@@ -70,29 +69,16 @@ func FuzzParsePressure(f *testing.F) {
 	})
 }
 
-type golden struct {
-	Facts  any            `json:"facts"`
-	Status probe.Statuses `json:"status"`
-}
-
-var scenarios = []string{"sys-idle", "sys-cpu-saturated", "sys-iowait", "sys-swapping", "sys-no-psi",
-	"sys-many-disks", "sys-counter-wrap", "sys-container", "sys-garbled"}
-
 func replay(t *testing.T, scenario string, readings ...string) (Facts, probe.Statuses) {
 	t.Helper()
-	var roots []string
-	for _, r := range readings {
-		roots = append(roots, probetest.Fixture(t, scenario, r))
-	}
-	v, st := probetest.Replay(New(probe.Target{}, probe.Options{}), time.Second, roots...)
-	return v.(Facts), st
+	return probetest.ReplayFixture[Facts](t, New(probe.Target{}, probe.Options{}), scenario, readings...)
 }
 
 func TestFixtures(t *testing.T) {
-	for _, s := range scenarios {
+	for _, s := range probetest.SystemScenarios {
 		t.Run(s, func(t *testing.T) {
 			f, st := replay(t, s, "t0", "t1")
-			probetest.Golden(t, probetest.Fixture(t, s, "psi.golden.json"), golden{f, st})
+			probetest.Golden(t, probetest.Fixture(t, s, "psi.golden.json"), probetest.Result{Facts: f, Status: st})
 			for _, p := range []Pressure{f.CPU, f.IO, f.Memory} {
 				for _, x := range []float64{p.SomeAvg10, p.SomeAvg60, p.FullAvg10, p.FullAvg60, p.SomeWindowPct, p.FullWindowPct} {
 					if x < 0 || x > 100 || math.IsNaN(x) {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,25 +17,8 @@ import (
 // fixtureRoots returns a recorded scenario's readings and its pid.
 func fixtureRoots(t *testing.T, scenario string) ([]string, int) {
 	t.Helper()
-	dir := probetest.Fixture(t, scenario)
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var roots []string
-	for _, e := range ents {
-		if e.IsDir() && regexp.MustCompile(`^t\d+$`).MatchString(e.Name()) {
-			roots = append(roots, filepath.Join(dir, e.Name()))
-		}
-	}
-	procs, _ := os.ReadDir(filepath.Join(roots[0], "proc"))
-	for _, p := range procs {
-		if pid, err := strconv.Atoi(p.Name()); err == nil {
-			return roots, pid
-		}
-	}
-	t.Fatalf("%s: no pid directory", scenario)
-	return nil, 0
+	rec := probetest.LoadRecording(t, scenario)
+	return rec.Roots, rec.PID
 }
 
 // The recorder took readings 60 ms apart.
@@ -360,28 +342,14 @@ func FuzzParseTaskStat(f *testing.F) {
 // replay drives r over a recorded scenario at the recorded times (times.txt).
 func replay(t *testing.T, r probe.Reader, roots []string, times []time.Duration) (any, probe.Statuses) {
 	t.Helper()
-	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	for i, root := range roots {
-		at := t0.Add(time.Duration(i) * step)
-		if i < len(times) {
-			at = t0.Add(times[i])
-		}
-		r.Read(probe.Host{Root: root, Now: at})
+	if len(times) < len(roots) {
+		t.Fatalf("%d readings, %d times", len(roots), len(times))
 	}
-	return r.Finish()
+	return probetest.ReplayAt(r, roots, times)
 }
 
 func recordedTimes(t *testing.T, scenario string) []time.Duration {
-	b, err := os.ReadFile(filepath.Join(probetest.Fixture(t, scenario), "times.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []time.Duration
-	for _, l := range regexp.MustCompile(`\d+`).FindAllString(string(b), -1) {
-		us, _ := strconv.ParseInt(l, 10, 64)
-		out = append(out, time.Duration(us)*time.Microsecond)
-	}
-	return out
+	return probetest.LoadRecording(t, scenario).Times
 }
 
 // A zombie (exited, not reaped) is the end of the profile, not "other" time.
