@@ -28,18 +28,28 @@ var ReservedFlags = []string{"format", "fail-on", "snapshot", "duration", "timeo
 // Load parses, checks and compiles a playbook against schema. All problems
 // found are returned together as Errors, each at FILE:LINE:COL.
 func Load(file string, src []byte, schema *Schema) (*Playbook, error) {
+	root, el, err := parseFile(file, src, "playbook")
+	if err != nil {
+		return nil, err
+	}
+	return loadTree(&decoder{el: el, src: src}, root, file, src, schema, nil)
+}
+
+// parseFile bounds and parses one YAML file (a playbook, test file or
+// overlay), returning its root and the error list positioned in it.
+func parseFile(file string, src []byte, what string) (*yaml.Node, *errorList, error) {
 	el := newErrorList(file, src)
 	if len(src) > MaxPlaybookBytes {
-		el.add(1, 1, "", "playbook is %d bytes; the limit is %d: split it", len(src), MaxPlaybookBytes)
-		return nil, el.err()
+		el.add(1, 1, "", "%s is %d bytes; the limit is %d: split it", what, len(src), MaxPlaybookBytes)
+		return nil, el, el.err()
 	}
 	root, err := parseYAML(src)
 	if err != nil {
 		line, col := yamlErrorPos(err)
 		el.add(line, col, "", "%s", yamlErrorMessage(err))
-		return nil, el.err()
+		return nil, el, el.err()
 	}
-	return loadTree(&decoder{el: el, src: src}, root, file, src, schema, nil)
+	return root, el, nil
 }
 
 // loadTree decodes and compiles a parsed playbook; disabled maps rule ids

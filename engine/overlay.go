@@ -33,19 +33,13 @@ type overlaySource struct {
 
 // LoadWithOverlay loads a playbook with an overlay applied.
 func LoadWithOverlay(file string, src []byte, overlayFile string, overlaySrc []byte, schema *Schema) (*Playbook, error) {
-	el := newErrorList(file, src)
-	root, err := parseYAML(src)
+	root, el, err := parseFile(file, src, "playbook")
 	if err != nil {
-		line, col := yamlErrorPos(err)
-		el.add(line, col, "", "%s", yamlErrorMessage(err))
-		return nil, el.err()
+		return nil, err
 	}
-	oel := newErrorList(overlayFile, overlaySrc)
-	oroot, err := parseYAML(overlaySrc)
+	oroot, oel, err := parseFile(overlayFile, overlaySrc, "overlay")
 	if err != nil {
-		line, col := yamlErrorPos(err)
-		oel.add(line, col, "", "%s", yamlErrorMessage(err))
-		return nil, oel.err()
+		return nil, err
 	}
 	ov := &overlaySource{el: oel, nodes: map[*yaml.Node]bool{}}
 	markAll(oroot, ov.nodes)

@@ -57,16 +57,9 @@ type FireExpect struct {
 
 // LoadSuite parses a test file. Problems are Errors at FILE:LINE:COL.
 func LoadSuite(file string, src []byte) (*Suite, error) {
-	el := newErrorList(file, src)
-	if len(src) > MaxPlaybookBytes {
-		el.add(1, 1, "", "test file is %d bytes; the limit is %d", len(src), MaxPlaybookBytes)
-		return nil, el.err()
-	}
-	root, err := parseYAML(src)
+	root, el, err := parseFile(file, src, "test file")
 	if err != nil {
-		line, col := yamlErrorPos(err)
-		el.add(line, col, "", "%s", yamlErrorMessage(err))
-		return nil, el.err()
+		return nil, err
 	}
 	d := &decoder{el: el, src: src}
 	s := &Suite{File: file, src: src}
