@@ -60,6 +60,11 @@ type Options struct {
 	JCMD bool
 }
 
+// PtraceFix is the fix for facts that need ptrace-read access to the target
+// (/proc/PID/{syscall,wchan,io,fd}). Root can still be refused, and then the
+// usual advice would mislead.
+const PtraceFix = "run as root or with CAP_SYS_PTRACE (root too can be refused: kernel.yama.ptrace_scope=3, an LSM, or a target in another user namespace)"
+
 // ErrNoProcess means the target process does not exist (or no longer does).
 var ErrNoProcess = errors.New("no such process")
 
@@ -69,7 +74,7 @@ func StatusOf(err error, what string) Status {
 	case err == nil:
 		return Status{State: OK}
 	case errors.Is(err, fs.ErrPermission):
-		return Status{State: Unavailable, Reason: fmt.Sprintf("%s: permission denied", what), Fix: "run as root or with CAP_SYS_PTRACE"}
+		return Status{State: Unavailable, Reason: fmt.Sprintf("%s: permission denied", what), Fix: PtraceFix}
 	case errors.Is(err, ErrNoProcess):
 		return Status{State: Unavailable, Reason: fmt.Sprintf("%s: the process ended", what)}
 	case errors.Is(err, fs.ErrNotExist):

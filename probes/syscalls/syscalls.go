@@ -245,7 +245,7 @@ func (r *reader) Finish() (any, probe.Statuses) {
 			st[""] = probe.Status{State: probe.Unavailable, Reason: "strace is not installed", Fix: "apt-get install strace"}
 		case errors.Is(lastErr, errPtrace):
 			st[""] = probe.Status{State: probe.Unavailable, Reason: "strace could not attach: ptrace not permitted (or another tracer is attached)",
-				Fix: "run as root or with CAP_SYS_PTRACE; detach other tracers"}
+				Fix: probe.PtraceFix + "; detach other tracers"}
 		case errors.Is(lastErr, probe.ErrNoProcess):
 			st[""] = probe.Status{State: probe.Unavailable, Reason: fmt.Sprintf("process %d ended", r.pid)}
 		case lastErr == nil:

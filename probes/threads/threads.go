@@ -567,7 +567,7 @@ func (r *reader) Finish() (any, probe.Statuses) {
 	syscallDenied := r.syscallOK == 0 && r.syscallFails > 0
 	if syscallDenied {
 		st["top_syscalls"] = probe.Status{State: probe.Unavailable,
-			Reason: "/proc/PID/task/TID/syscall: permission denied (needs ptrace-attach permission)", Fix: "run as root or with CAP_SYS_PTRACE"}
+			Reason: "/proc/PID/task/TID/syscall: permission denied (needs ptrace-attach permission)", Fix: probe.PtraceFix}
 		if !errors.Is(r.syscallErr, fs.ErrPermission) {
 			st["top_syscalls"] = probe.Status{State: probe.Unavailable,
 				Reason: fmt.Sprintf("/proc/PID/task/TID/syscall cannot be read: %v", r.syscallErr)}
@@ -581,7 +581,7 @@ func (r *reader) Finish() (any, probe.Statuses) {
 	if wchanHidden && syscallDenied {
 		s := probe.Status{State: probe.Unavailable,
 			Reason: "blocked threads cannot be classified: wchan reads 0 and syscall is unreadable without ptrace permission",
-			Fix:    "run as root or with CAP_SYS_PTRACE"}
+			Fix:    probe.PtraceFix}
 		for _, k := range shareFields {
 			st[k] = s
 		}
