@@ -94,8 +94,17 @@ func Text(w io.Writer, r Report, st Style) error {
 	}
 	if len(r.Unknown) > 0 {
 		fmt.Fprintf(&b, "\n%s\n", p.bold("Could not check"))
+		// Rules that could not be checked for the same reason share a line.
+		var reasons []string
+		rules := map[string][]string{}
 		for _, u := range r.Unknown {
-			fmt.Fprintf(&b, "  ? %s [%s]: %s\n", clean(u.Rule), clean(u.Class), clean(u.Reason))
+			if _, seen := rules[u.Reason]; !seen {
+				reasons = append(reasons, u.Reason)
+			}
+			rules[u.Reason] = append(rules[u.Reason], fmt.Sprintf("%s [%s]", clean(u.Rule), clean(u.Class)))
+		}
+		for _, reason := range reasons {
+			fmt.Fprintf(&b, "  ? %s: %s\n", strings.Join(rules[reason], ", "), clean(reason))
 		}
 	}
 	if len(r.Verdict.Exonerated) > 0 {
