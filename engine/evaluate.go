@@ -54,20 +54,43 @@ type Unknown struct {
 // to the reason, in words a person can act on.
 type Missing map[string]string
 
+// missingFact is one entry of a Missing, for iteration without a map.
+type missingFact struct{ path, reason string }
+
+// missingList is a Missing as a slice: Evaluate asks for the reasons of
+// every condition, rule and template, and ranging over a map that often
+// cost more than the expressions themselves.
+type missingList []missingFact
+
+func (m Missing) sorted() missingList {
+	l := make(missingList, 0, len(m))
+	for k, reason := range m {
+		l = append(l, missingFact{k, reason})
+	}
+	sort.Slice(l, func(i, j int) bool { return l[i].path < l[j].path })
+	return l
+}
+
 // why returns the reason a set of fact paths cannot be trusted, or "".
 // A path is missing when it, a section above it, or a fact below it was not
 // delivered.
-func (m Missing) why(paths []string) string {
-	if len(m) == 0 {
+func (l missingList) why(paths []string) string {
+	if len(l) == 0 {
 		return ""
 	}
-	byReason := map[string][]string{} // facts that share a reason are named together
+	var byReason map[string][]string // facts that share a reason are named together
 	for _, p := range paths {
-		for k, reason := range m {
-			if k == p || strings.HasPrefix(p, k+".") || strings.HasPrefix(k, p+".") {
-				byReason[reason] = appendUnique(byReason[reason], k)
+		for _, m := range l {
+			if m.path == p || under(p, m.path) || under(m.path, p) {
+				if byReason == nil {
+					byReason = map[string][]string{}
+				}
+				byReason[m.reason] = appendUnique(byReason[m.reason], m.path)
 			}
 		}
+	}
+	if byReason == nil {
+		return ""
 	}
 	var parts []string
 	for reason, keys := range byReason {
@@ -78,10 +101,18 @@ func (m Missing) why(paths []string) string {
 	return strings.Join(parts, "; ")
 }
 
+// under reports whether path is below section ("cpu.idle_pct" is below
+// "cpu"), without building section+"." (Evaluate calls this for every read
+// path and every missing fact).
+func under(path, section string) bool {
+	return len(path) > len(section) && path[len(section)] == '.' && path[:len(section)] == section
+}
+
 // Evaluate runs every rule over facts (a value of the schema's type) with the
 // given parameters. Rules that read a missing fact are Unknown, never a
 // silent non-match. Evaluate is safe for concurrent use.
-func (p *Playbook) Evaluate(facts any, params Values, missing Missing) (Result, error) {
+func (p *Playbook) Evaluate(facts any, params Values, m Missing) (Result, error) {
+	missing := m.sorted()
 	env := p.schema.env()
 	if err := p.schema.values(facts, env); err != nil {
 		return Result{}, err
