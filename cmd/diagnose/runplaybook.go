@@ -39,7 +39,7 @@ type runFlags struct {
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.format, "format", "text", "output format: text or json")
+	fs.StringVar(&f.format, "format", "text", "output format: "+strings.Join(report.FormatNames(), ", "))
 	fs.StringVar(&f.failOn, "fail-on", "warning", "exit 1 on findings at or above this severity: info, warning, critical")
 	fs.DurationVar(&f.window, "duration", DefaultWindow, "sampling window")
 	fs.DurationVar(&f.timeout, "timeout", 0, "stop after this long and report what was gathered (default: window + 10s; twice the window with --strace)")
@@ -447,12 +447,12 @@ func (e *env) playbookHelp(pb *engine.Playbook, fs *flag.FlagSet) {
 		extra := ""
 		if p.Required {
 			extra = " (required)"
-		} else if p.Default != nil {
+		} else if p.Default != nil && fmt.Sprint(p.Default) != "" {
 			extra = fmt.Sprintf(" (default %v)", p.Default)
 		}
 		fmt.Fprintf(w, "  --%-14s %-8s %s%s\n", engine.FlagName(p.Name), p.Type, p.Description, extra)
 	}
-	fmt.Fprintf(w, "\nClasses: %s\nRules: %d (diagnose validate %s)\n\nFlags:\n", strings.Join(pb.Classes, ", "), len(pb.Rules), pb.File)
+	fmt.Fprintf(w, "\nClasses: %s\nRules: %d, in %s\n\nFlags:\n", strings.Join(pb.Classes, ", "), len(pb.Rules), pb.File)
 	fs.VisitAll(func(f *flag.Flag) {
 		for _, p := range pb.Parameters {
 			if engine.FlagName(p.Name) == f.Name {

@@ -125,7 +125,9 @@ func runLine(r Report) string {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s=%v", k, r.Parameters[k]))
+		if v := fmt.Sprint(r.Parameters[k]); v != "" && v != "0" { // unset target parameters say nothing
+			parts = append(parts, fmt.Sprintf("%s=%v", k, v))
+		}
 	}
 	src := r.Source
 	if r.WindowSeconds > 0 {
