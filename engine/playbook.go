@@ -90,15 +90,19 @@ func (r *Rule) Reads() []string { return r.reads }
 func (p *Playbook) Sections() []string {
 	seen := map[string]bool{}
 	var out []string
-	add := func(paths []string) {
-		for _, path := range paths {
-			s := sectionOf(path)
-			if !seen[s] {
-				seen[s] = true
-				out = append(out, s)
-			}
+	for _, path := range p.ReadPaths() {
+		if s := sectionOf(path); !seen[s] {
+			seen[s] = true
+			out = append(out, s)
 		}
 	}
+	return p.schema.ordered(out)
+}
+
+// ReadPaths returns every fact path the playbook reads anywhere.
+func (p *Playbook) ReadPaths() []string {
+	var out []string
+	add := func(paths []string) { out = appendUnique(out, paths...) }
 	for _, c := range p.Conditions {
 		add(c.reads)
 	}
@@ -111,5 +115,5 @@ func (p *Playbook) Sections() []string {
 			add(n.reads())
 		}
 	}
-	return p.schema.ordered(out)
+	return out
 }

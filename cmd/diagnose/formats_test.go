@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -190,6 +191,52 @@ func TestCommittedSchemasAreCurrent(t *testing.T) {
 		want, err := os.ReadFile(path)
 		if err != nil || string(want) != out {
 			t.Errorf("%s is not what diagnose schema %s prints (UPDATE_SCHEMAS=1 go test ./cmd/diagnose -run Schemas): %v", path, kind, err)
+		}
+	}
+}
+
+// The JSON report's shape is the documented one (docs/json.md): a renamed or
+// dropped field fails here before it breaks someone's pipeline.
+func TestJSONReportShapeIsStable(t *testing.T) {
+	snap := filepath.Join(t.TempDir(), "s.json")
+	os.WriteFile(snap, []byte(`{"version": 1, "collected_at": "2026-11-29T07:00:00Z", "status": {"cpu": {"state": "ok"}, "host": {"state": "ok"}, "disks": {"state": "unavailable", "reason": "test"}},
+	  "facts": {"cpu": {"run_queue": 9, "idle_pct": 0}, "host": {"cpu_count": 2}}}`), 0o644)
+	code, out, stderr := runCLI(t, "run", custom("web-latency.yaml"), "--snapshot", snap, "--pid", "7", "--format", "json")
+	if code != exitFindings {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	keys := func(raw json.RawMessage) string {
+		var m map[string]json.RawMessage
+		json.Unmarshal(raw, &m)
+		var ks []string
+		for k := range m {
+			ks = append(ks, k)
+		}
+		sort.Strings(ks)
+		return strings.Join(ks, ",")
+	}
+	first := func(raw json.RawMessage) json.RawMessage {
+		var list []json.RawMessage
+		json.Unmarshal(raw, &list)
+		if len(list) == 0 {
+			t.Fatalf("empty list in %s", out)
+		}
+		return list[0]
+	}
+	for _, c := range []struct{ what, got, want string }{
+		{"report", keys(json.RawMessage(out)), "collected_at,description,facts,file,findings,notes,parameters,playbook,probes,schema_version,source,tool,unknown,verdict,window_seconds"},
+		{"verdict", keys(doc["verdict"]), "also,class,exonerated,severity,unchecked"},
+		{"finding", keys(first(doc["findings"])), "class,evidence,explain,next,rule,severity"},
+		{"unknown", keys(first(doc["unknown"])), "class,reason,rule,severity"},
+		{"probe status", keys(doc["probes"]), "cpu,disks,host"},
+		{"facts", keys(doc["facts"]), "cpu,disks,host"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s keys: %s\nwant: %s", c.what, c.got, c.want)
 		}
 	}
 }

@@ -235,7 +235,7 @@ func (e *env) runPlaybook(ref string, isFile bool, args []string) (int, error) {
 	rep.Playbook, rep.Description, rep.File = res.Playbook, res.Description, pb.File
 	rep.Parameters = map[string]any(params)
 	rep.Verdict, rep.Findings, rep.Unknown = res.Verdict, res.Findings, res.Unknown
-	rep.Probes, rep.Facts = sectionsReport(pb.Sections(), facts, statuses)
+	rep.Probes, rep.Facts = sectionsReport(pb, facts, statuses)
 	if rep.Notes == nil {
 		rep.Notes = []string{}
 	}
@@ -391,14 +391,28 @@ func missingFrom(st probe.Statuses) engine.Missing {
 	return m
 }
 
-// sectionsReport returns the statuses and facts of the sections read.
-func sectionsReport(sections []string, facts probes.Facts, st probe.Statuses) (map[string]report.ProbeStatus, map[string]json.RawMessage) {
+// sectionsReport returns the facts of the sections the playbook read, the
+// statuses of those sections, and the statuses of the single facts it read.
+func sectionsReport(pb *engine.Playbook, facts probes.Facts, st probe.Statuses) (map[string]report.ProbeStatus, map[string]json.RawMessage) {
+	sections := pb.Sections()
+	reads := pb.ReadPaths()
+	related := func(path string) bool {
+		for _, sec := range sections {
+			if path == sec {
+				return true
+			}
+		}
+		for _, r := range reads {
+			if path == r || strings.HasPrefix(r, path+".") || strings.HasPrefix(path, r+".") {
+				return true
+			}
+		}
+		return false
+	}
 	statuses := map[string]report.ProbeStatus{}
 	for path, s := range st {
-		for _, sec := range sections {
-			if path == sec || strings.HasPrefix(path, sec+".") {
-				statuses[path] = report.ProbeStatus{State: string(s.State), Reason: s.Reason, Fix: s.Fix}
-			}
+		if related(path) {
+			statuses[path] = report.ProbeStatus{State: string(s.State), Reason: s.Reason, Fix: s.Fix}
 		}
 	}
 	out := map[string]json.RawMessage{}
@@ -407,8 +421,7 @@ func sectionsReport(sections []string, facts probes.Facts, st probe.Statuses) (m
 		name := v.Type().Field(i).Tag.Get("json")
 		for _, sec := range sections {
 			if sec == name {
-				b, err := json.Marshal(v.Field(i).Interface())
-				if err == nil {
+				if b, err := json.Marshal(v.Field(i).Interface()); err == nil {
 					out[name] = b
 				}
 			}
