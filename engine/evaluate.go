@@ -214,9 +214,10 @@ func (p *Playbook) verdict(res Result) Verdict {
 	}
 	for _, c := range p.Classes {
 		switch {
-		case anyFinding[c]:
-		case unknown[c]:
+		case fired[c]:
+		case unknown[c]: // an info finding does not check the rules that could not run
 			v.Unchecked = append(v.Unchecked, c)
+		case anyFinding[c]:
 		case p.hasActiveRule(c):
 			v.Exonerated = append(v.Exonerated, c)
 		}

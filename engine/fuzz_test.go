@@ -164,3 +164,33 @@ func TestParseBytesTooLarge(t *testing.T) {
 		t.Errorf("8191P: %v %v", v, err)
 	}
 }
+
+// Found by TestFaultOOMContainerKernelLogUnreadable: an info finding in a
+// class whose warning rules could not be checked made the verdict "none"
+// ("no problem found") while the exit code said inconclusive.
+func TestInfoFindingDoesNotCheckAClass(t *testing.T) {
+	pb := load(t, `name: d
+classes: [memory]
+rules:
+  - id: no-limit
+    class: memory
+    severity: info
+    when: "!memory.limited"
+    evidence: "no limit"
+  - id: killed
+    class: memory
+    severity: warning
+    when: memory.limit_bytes > 0
+    evidence: "killed"
+`)
+	res, err := pb.Evaluate(testFacts{}, Values{}, Missing{"memory.limit_bytes": "kernel log unreadable"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Findings) != 1 || len(res.Unknown) != 1 {
+		t.Fatalf("findings %+v unknown %+v", res.Findings, res.Unknown)
+	}
+	if res.Verdict.Class != "inconclusive" || len(res.Verdict.Unchecked) != 1 {
+		t.Errorf("verdict %+v, want inconclusive with memory unchecked", res.Verdict)
+	}
+}
