@@ -150,6 +150,8 @@ func fatal(out []byte, err error) error {
 	switch {
 	case strings.Contains(s, "failed to run command"), errors.Is(err, fs.ErrNotExist):
 		return errNotInstalled
+	case err != nil && strings.Contains(err.Error(), "executable file not found"): // exec.ErrNotFound: timeout itself is missing (os/exec stays in probe/exec.go)
+		return errNoTimeout
 	case strings.Contains(s, "Operation not permitted"):
 		return errPtrace
 	case strings.Contains(s, "No such process"):
@@ -164,6 +166,7 @@ func fatal(out []byte, err error) error {
 var (
 	errNotInstalled = errors.New("strace is not installed")
 	errPtrace       = errors.New("ptrace attach not permitted")
+	errNoTimeout    = errors.New("timeout (coreutils) is not installed")
 )
 
 func readBounded(path string) ([]byte, error) {
@@ -243,6 +246,9 @@ func (r *reader) Finish() (any, probe.Statuses) {
 		switch {
 		case errors.Is(lastErr, errNotInstalled):
 			st[""] = probe.Status{State: probe.Unavailable, Reason: "strace is not installed", Fix: "apt-get install strace"}
+		case errors.Is(lastErr, errNoTimeout):
+			st[""] = probe.Status{State: probe.Unavailable, Reason: "timeout (coreutils) is not installed: strace runs under it so that it always detaches",
+				Fix: "apt-get install coreutils"}
 		case errors.Is(lastErr, errPtrace):
 			st[""] = probe.Status{State: probe.Unavailable, Reason: "strace could not attach: ptrace not permitted (or another tracer is attached)",
 				Fix: probe.PtraceFix + "; detach other tracers"}
