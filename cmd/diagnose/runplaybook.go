@@ -315,6 +315,11 @@ func checkTarget(root string, t probe.Target) error {
 	}
 	h := probe.Host{Root: root}
 	if _, err := os.Stat(h.Path("proc", fmt.Sprint(t.PID), "stat")); err != nil {
+		// PID 1 always exists: when it cannot be seen either, /proc hides
+		// other users' processes (mounted with hidepid=1 or 2).
+		if _, err1 := os.Stat(h.Path("proc", "1", "stat")); err1 != nil && os.Geteuid() != 0 {
+			return fmt.Errorf("PID %d is not visible in %s: /proc hides other users' processes (mounted with hidepid): run as root, as the process's user, or in the group named by the mount's gid= option", t.PID, h.Path("proc"))
+		}
 		return fmt.Errorf("no process with PID %d (%s): check the PID with ps or pgrep", t.PID, h.Path("proc", fmt.Sprint(t.PID)))
 	}
 	return nil
