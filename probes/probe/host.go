@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -50,11 +51,17 @@ func (h Host) root() string {
 	return h.Root
 }
 
-// ReadFile reads a system file, bounded to MaxFileBytes.
+// ReadFile reads a system file, bounded to MaxFileBytes. Errors name the
+// system path ("/proc/42/io"), not where the root put it, so reports and
+// fixture goldens read the same whatever the root.
 func (h Host) ReadFile(elem ...string) ([]byte, error) {
 	p := h.Path(elem...)
 	f, err := os.Open(p)
 	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			pe.Path = filepath.Join(append([]string{"/"}, elem...)...)
+		}
 		return nil, err
 	}
 	defer f.Close()
