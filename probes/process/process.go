@@ -114,6 +114,9 @@ type reader struct {
 	delayChk bool
 	// sums over consecutive readings of per-thread counter deltas
 	vol, invol, waitNS, blkio uint64
+	// deferred is the last Read call skipped by the spacing, taken in Finish.
+	deferred    probe.Host
+	hasDeferred bool
 }
 
 // New returns a reader for one run over t.PID.
@@ -129,10 +132,19 @@ func (r *reader) Read(h probe.Host) {
 		return
 	}
 	// Readings in between only keep rates when the process exits early;
-	// space them by the thread count (≈30 µs of reads per thread).
+	// space them by the thread count (≈30 µs of reads per thread). A
+	// skipped call may be the window's last: Finish reads it, so a process
+	// with more threads than the window has milliseconds still gets two.
 	if r.last != nil && h.Now.Sub(r.last.at) < time.Duration(len(r.last.tasks))*time.Millisecond {
+		r.deferred, r.hasDeferred = h, true
 		return
 	}
+	r.hasDeferred = false
+	r.read(h)
+}
+
+// read takes one reading of the process and its threads.
+func (r *reader) read(h probe.Host) {
 	if !r.delayChk {
 		r.delayChk = true
 		b, err := h.ReadFile("proc", "sys", "kernel", "task_delayacct")
@@ -289,6 +301,10 @@ func delta(old, cur uint64, had bool) uint64 {
 }
 
 func (r *reader) Finish() (any, probe.Statuses) {
+	if r.hasDeferred && !r.ended {
+		r.hasDeferred = false
+		r.read(r.deferred)
+	}
 	st := probe.Statuses{}
 	if r.pid <= 0 {
 		st[""] = probe.Status{State: probe.Unavailable, Reason: "no target process", Fix: "pass --pid"}
