@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,56 +16,6 @@ import (
 
 	"github.com/diagnose-sh/diagnose/probes/probetest"
 )
-
-// oomReport is the part of the JSON report these tests read.
-type oomReport struct {
-	Verdict struct {
-		Class string `json:"class"`
-	} `json:"verdict"`
-	Findings []struct {
-		Rule     string `json:"rule"`
-		Severity string `json:"severity"`
-		Evidence string `json:"evidence"`
-		Explain  string `json:"explain"`
-	} `json:"findings"`
-	Unknown []struct {
-		Rule   string `json:"rule"`
-		Reason string `json:"reason"`
-	} `json:"unknown"`
-	Facts struct {
-		Cgroup struct {
-			Path             string `json:"path"`
-			MemoryLimitBytes uint64 `json:"memory_limit_bytes"`
-			OOMKills         uint64 `json:"oom_kills"`
-		} `json:"cgroup"`
-		OOM struct {
-			TargetCount int `json:"target_count"`
-			Last        struct {
-				PID        int    `json:"pid"`
-				Name       string `json:"name"`
-				Constraint string `json:"constraint"`
-				LimitBytes uint64 `json:"limit_bytes"`
-			} `json:"last"`
-		} `json:"oom"`
-		JVM struct {
-			Present bool `json:"present"`
-			Main    struct {
-				PID                  int    `json:"pid"`
-				DirectMemoryMaxBytes uint64 `json:"direct_memory_max_bytes"`
-				FootprintBytes       uint64 `json:"footprint_bytes"`
-			} `json:"main"`
-		} `json:"jvm"`
-	} `json:"facts"`
-}
-
-func (r oomReport) finding(rule string) (string, bool) {
-	for _, f := range r.Findings {
-		if f.Rule == rule {
-			return f.Evidence + " / " + f.Explain, true
-		}
-	}
-	return "", false
-}
 
 // memoryCgroup creates a memory-limited cgroup for the test (v1 memory
 // controller, else v2 with the memory controller) and removes it at the end.
@@ -153,17 +102,12 @@ func startJVM(t *testing.T, cg, classes string, args ...string) (*exec.Cmd, io.W
 	return cmd, stdin, &out
 }
 
-func runOOMPlaybook(t *testing.T, cg string) oomReport {
+func runOOMPlaybook(t *testing.T, cg string) liveReport {
 	t.Helper()
 	pb := filepath.Join(probetest.RepoRoot(t), "playbooks", "oom-container.yaml")
-	var stdout, stderr bytes.Buffer
-	code := run([]string{"run", pb, "--cgroup", cg, "--duration", "1s", "--format", "json"}, strings.NewReader(""), &stdout, &stderr)
+	rep, code := runJSON(t, "run", pb, "--cgroup", cg, "--duration", "1s")
 	if code == exitUsage {
-		t.Fatalf("diagnose exit %d: %s", code, stderr.String())
-	}
-	var rep oomReport
-	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
-		t.Fatalf("report is not JSON: %v\n%s", err, stdout.String())
+		t.Fatalf("diagnose exit %d", code)
 	}
 	for _, f := range rep.Findings {
 		t.Logf("finding %s (%s): %s", f.Rule, f.Severity, f.Evidence)
@@ -209,7 +153,8 @@ func TestLiveOOMKilledJVM(t *testing.T) {
 		t.Errorf("jvm.main.direct_memory_max_bytes = %d, want 1 GiB", rep.Facts.JVM.Main.DirectMemoryMaxBytes)
 	}
 	for _, rule := range []string{"jvm-direct-memory-over-limit", "jvm-budget-exceeds-limit"} {
-		ev, ok := rep.finding(rule)
+		f, ok := rep.finding(rule)
+		ev := f.Evidence + " / " + f.Explain
 		if !ok {
 			t.Errorf("no %s finding for a JVM allowed 128 MiB heap + 1 GiB direct in 256 MiB", rule)
 			continue
@@ -253,7 +198,8 @@ func TestLiveOOMKilledJVM(t *testing.T) {
 
 	// Dead: the report names the kill, the victim and the limit.
 	rep = runOOMPlaybook(t, cg)
-	ev, ok := rep.finding("oom-killed")
+	f, ok := rep.finding("oom-killed")
+	ev := f.Evidence + " / " + f.Explain
 	if !ok {
 		t.Fatalf("no oom-killed finding after the kernel killed java; verdict %q", rep.Verdict.Class)
 	}

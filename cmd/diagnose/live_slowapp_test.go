@@ -22,66 +22,10 @@ import (
 	"github.com/diagnose-sh/diagnose/probes/probetest"
 )
 
-// slowReport is the part of the JSON report these tests read.
-type slowReport struct {
-	Verdict struct {
-		Class     string   `json:"class"`
-		Also      []string `json:"also"`
-		Unchecked []string `json:"unchecked"`
-	} `json:"verdict"`
-	Findings []struct {
-		Rule     string   `json:"rule"`
-		Class    string   `json:"class"`
-		Severity string   `json:"severity"`
-		Evidence string   `json:"evidence"`
-		Next     []string `json:"next"`
-	} `json:"findings"`
-	Unknown []struct {
-		Rule   string `json:"rule"`
-		Reason string `json:"reason"`
-	} `json:"unknown"`
-	Probes map[string]struct {
-		State  string `json:"state"`
-		Reason string `json:"reason"`
-	} `json:"probes"`
-	Facts struct {
-		Process map[string]any `json:"process"`
-		Threads map[string]any `json:"threads"`
-	} `json:"facts"`
-}
-
-func (r slowReport) rules() []string {
-	var out []string
-	for _, f := range r.Findings {
-		out = append(out, f.Rule)
-	}
-	return out
-}
-
 // runSlowApp runs `diagnose slow-app --pid PID --format json`.
-func runSlowApp(t *testing.T, pid int, extra ...string) (slowReport, int) {
+func runSlowApp(t *testing.T, pid int, extra ...string) (liveReport, int) {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
-	args := append([]string{"slow-app", "--pid", strconv.Itoa(pid), "--format", "json"}, extra...)
-	code := run(args, strings.NewReader(""), &stdout, &stderr)
-	return decodeSlow(t, code, stdout.Bytes(), stderr.String())
-}
-
-func decodeSlow(t *testing.T, code int, stdout []byte, stderr string) (slowReport, int) {
-	t.Helper()
-	var rep slowReport
-	if err := json.Unmarshal(stdout, &rep); err != nil {
-		t.Fatalf("exit %d, output not JSON: %v\nstdout:\n%s\nstderr:\n%s", code, err, stdout, stderr)
-	}
-	for _, f := range rep.Findings {
-		if f.Evidence == "" || strings.Contains(f.Evidence, "{{") || strings.Contains(f.Evidence, "<nil>") {
-			t.Errorf("rule %s: evidence %q", f.Rule, f.Evidence)
-		}
-		if f.Severity != "info" && len(f.Next) == 0 {
-			t.Errorf("rule %s: no next step", f.Rule)
-		}
-	}
-	return rep, code
+	return runJSON(t, append([]string{"slow-app", "--pid", strconv.Itoa(pid)}, extra...)...)
 }
 
 // waitFor blocks until the workload printed want (JVM start-up) or fails.
@@ -282,7 +226,7 @@ func TestLiveSlowAppEdges(t *testing.T) {
 		if code == exitUsage {
 			t.Fatalf("exit %d for a process that existed at the start", code)
 		}
-		if rep.Facts.Process["exited"] != true {
+		if !rep.Facts.Process.Exited {
 			t.Errorf("process.exited not set: %v", rep.Facts.Process)
 		}
 		ended := false
@@ -332,7 +276,7 @@ func TestLiveSlowAppEdges(t *testing.T) {
 		if i := bytes.LastIndex(out, []byte("\nPASS")); i >= 0 {
 			out = out[:i]
 		}
-		rep, _ := decodeSlow(t, code, out, stderr.String())
+		rep, _ := decodeReport(t, code, out, stderr.String())
 		t.Logf("non-root: verdict %s, findings %v, unknown %d", rep.Verdict.Class, rep.rules(), len(rep.Unknown))
 		// Blocked threads cannot be classified: lock rules are unknown with
 		// the reason, never a clean bill from zeros.
@@ -348,8 +292,8 @@ func TestLiveSlowAppEdges(t *testing.T) {
 		if !strings.Contains(reason, "permission") && !strings.Contains(reason, "ptrace") {
 			t.Errorf("mutex-convoy unknown reason %q", reason)
 		}
-		if v, ok := rep.Facts.Threads["lock_pct"]; ok && v != nil && v != 0.0 {
-			t.Errorf("lock_pct %v reported without permission", v)
+		if rep.Facts.Threads.LockPct != 0 {
+			t.Errorf("lock_pct %v reported without permission", rep.Facts.Threads.LockPct)
 		}
 	})
 
@@ -421,7 +365,7 @@ func TestSlowAppSnapshots(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			code := run([]string{"slow-app", "--snapshot", snapshotPath(t, tc.name), "--format", "json"}, strings.NewReader(""), &stdout, &stderr)
-			rep, _ := decodeSlow(t, code, stdout.Bytes(), stderr.String())
+			rep, _ := decodeReport(t, code, stdout.Bytes(), stderr.String())
 			if rep.Verdict.Class != tc.class {
 				t.Errorf("verdict %s, want %s; findings %v; unknown %v", rep.Verdict.Class, tc.class, rep.rules(), rep.Unknown)
 			}
@@ -487,7 +431,7 @@ func TestSlowAppEditedSnapshots(t *testing.T) {
 			os.WriteFile(path, out, 0o644)
 			var stdout, stderr bytes.Buffer
 			code := run([]string{"slow-app", "--snapshot", path, "--format", "json"}, strings.NewReader(""), &stdout, &stderr)
-			rep, _ := decodeSlow(t, code, stdout.Bytes(), stderr.String())
+			rep, _ := decodeReport(t, code, stdout.Bytes(), stderr.String())
 			if rep.Verdict.Class != tc.class {
 				t.Errorf("verdict %s, want %s; findings %v; unknown %v", rep.Verdict.Class, tc.class, rep.rules(), rep.Unknown)
 			}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -20,63 +19,10 @@ import (
 	"github.com/diagnose-sh/diagnose/probes/psi"
 )
 
-// sysReport is the part of the JSON report the system tests read.
-type sysReport struct {
-	Verdict struct {
-		Class      string   `json:"class"`
-		Also       []string `json:"also"`
-		Exonerated []string `json:"exonerated"`
-		Unchecked  []string `json:"unchecked"`
-	} `json:"verdict"`
-	Findings []struct {
-		Rule     string   `json:"rule"`
-		Class    string   `json:"class"`
-		Severity string   `json:"severity"`
-		Evidence string   `json:"evidence"`
-		Next     []string `json:"next"`
-	} `json:"findings"`
-	Unknown []struct {
-		Rule   string `json:"rule"`
-		Reason string `json:"reason"`
-	} `json:"unknown"`
-	Facts struct {
-		CPU   cpu.Facts  `json:"cpu"`
-		Disks disk.Facts `json:"disks"`
-	} `json:"facts"`
-}
-
-func (r sysReport) fired(rule string) bool {
-	for _, f := range r.Findings {
-		if f.Rule == rule {
-			return true
-		}
-	}
-	return false
-}
-
-func (r sysReport) rules() []string {
-	var out []string
-	for _, f := range r.Findings {
-		out = append(out, f.Rule)
-	}
-	return out
-}
-
 // runSystem runs `diagnose system` (the embedded playbook) with extra args.
-func runSystem(t *testing.T, args ...string) (sysReport, int) {
+func runSystem(t *testing.T, args ...string) (liveReport, int) {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
-	code := run(append([]string{"system", "--format", "json"}, args...), strings.NewReader(""), &stdout, &stderr)
-	var rep sysReport
-	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
-		t.Fatalf("exit %d, output not JSON: %v\nstdout:\n%s\nstderr:\n%s", code, err, stdout.String(), stderr.String())
-	}
-	for _, f := range rep.Findings {
-		if f.Evidence == "" || strings.Contains(f.Evidence, "{{") {
-			t.Errorf("rule %s: evidence %q", f.Rule, f.Evidence)
-		}
-	}
-	return rep, code
+	return runJSON(t, append([]string{"system"}, args...)...)
 }
 
 // More busy loops than CPUs: the verdict is cpu, via cpu-saturated.
