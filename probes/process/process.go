@@ -19,8 +19,10 @@ package process
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -117,11 +119,35 @@ type reader struct {
 	// deferred is the last Read call skipped by the spacing, taken in Finish.
 	deferred    probe.Host
 	hasDeferred bool
+	// per-thread files kept open between readings (re-read at offset 0:
+	// procfs regenerates them), so a reading costs reads, not opens
+	root  string
+	files map[int]*taskFiles
+	buf   []byte
+}
+
+// maxKeptOpen caps the threads whose files stay open (3 fds each); the
+// rest are opened and closed at every reading.
+const maxKeptOpen = 1000
+
+// taskFiles are one thread's stat, status and schedstat.
+type taskFiles struct {
+	stat, status, sched *os.File
+	keep                bool
+}
+
+func (t *taskFiles) close() {
+	for _, f := range []*os.File{t.stat, t.status, t.sched} {
+		if f != nil {
+			f.Close()
+		}
+	}
+	t.stat, t.status, t.sched = nil, nil, nil
 }
 
 // New returns a reader for one run over t.PID.
 func New(t probe.Target, _ probe.Options) probe.Reader {
-	return &reader{pid: t.PID}
+	return &reader{pid: t.PID, files: map[int]*taskFiles{}}
 }
 
 func (r *reader) Read(h probe.Host) {
@@ -145,6 +171,10 @@ func (r *reader) Read(h probe.Host) {
 
 // read takes one reading of the process and its threads.
 func (r *reader) read(h probe.Host) {
+	if h.Root != r.root {
+		r.closeAll()
+		r.root = h.Root
+	}
 	if !r.delayChk {
 		r.delayChk = true
 		b, err := h.ReadFile("proc", "sys", "kernel", "task_delayacct")
@@ -210,33 +240,98 @@ func (r *reader) readOnce(h probe.Host) (*reading, error) {
 	if err != nil {
 		return nil, noProc(r.pid, err)
 	}
+	taskDir := h.Path("proc", pid, "task")
+	seen := make(map[int]bool, len(entries))
 	for _, e := range entries {
 		tid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
+		seen[tid] = true
+		tf := r.files[tid]
+		if tf == nil {
+			tf = &taskFiles{keep: len(r.files) < maxKeptOpen}
+			if tf.keep {
+				r.files[tid] = tf
+			}
+		}
 		var t taskReading
-		if b, err := h.ReadFile("proc", pid, "task", e.Name(), "schedstat"); err == nil {
+		if b, err := r.readTask(&tf.sched, taskDir, e.Name(), "schedstat"); err == nil {
 			if s, err := parseSchedstat(b); err == nil {
 				t.sched, t.hasSched = s, true
 			}
 		}
-		if b, err := h.ReadFile("proc", pid, "task", e.Name(), "status"); err == nil {
+		if b, err := r.readTask(&tf.status, taskDir, e.Name(), "status"); err == nil {
 			if s, err := parseStatus(b); err == nil && s.HasCtxt {
 				t.vol, t.invol, t.hasCtxt = s.Voluntary, s.Involuntary, true
 			}
 		}
-		if b, err := h.ReadFile("proc", pid, "task", e.Name(), "stat"); err == nil {
+		if b, err := r.readTask(&tf.stat, taskDir, e.Name(), "stat"); err == nil {
 			if s, err := parseStat(b); err == nil && s.HasBlkio {
 				t.blkio, t.hasBlkio = s.BlkioTicks, true
 			}
 		}
+		if !tf.keep {
+			tf.close()
+		}
 		if !t.hasSched && !t.hasCtxt && !t.hasBlkio {
+			r.drop(tid)
 			continue // the thread ended while we read it
 		}
 		rd.tasks[tid] = t
 	}
+	for tid := range r.files {
+		if !seen[tid] {
+			r.drop(tid)
+		}
+	}
 	return rd, nil
+}
+
+// readTask reads one of a thread's files: a kept-open one again at offset
+// 0, opening it on first use (open+read+close cost twice a read). A file
+// that fails (the thread ended, or its id was reused) is reopened once.
+// Reads are bounded like Host.ReadFile's.
+func (r *reader) readTask(slot **os.File, taskDir, tid, name string) ([]byte, error) {
+	if r.buf == nil {
+		r.buf = make([]byte, 16<<10)
+	}
+	for attempt := 0; ; attempt++ {
+		if *slot == nil {
+			f, err := os.Open(filepath.Join(taskDir, tid, name))
+			if err != nil {
+				return nil, err
+			}
+			*slot = f
+		}
+		n, err := (*slot).ReadAt(r.buf, 0)
+		switch {
+		case n == len(r.buf):
+			return nil, fmt.Errorf("read %s/%s/%s: %w", taskDir, tid, name, probe.ErrTooLarge)
+		case n > 0 && (err == nil || errors.Is(err, io.EOF)):
+			return r.buf[:n], nil
+		case attempt > 0:
+			if err == nil {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+		(*slot).Close()
+		*slot = nil
+	}
+}
+
+func (r *reader) drop(tid int) {
+	if tf, ok := r.files[tid]; ok {
+		tf.close()
+		delete(r.files, tid)
+	}
+}
+
+func (r *reader) closeAll() {
+	for tid := range r.files {
+		r.drop(tid)
+	}
 }
 
 func noProc(pid int, err error) error {
@@ -305,6 +400,7 @@ func (r *reader) Finish() (any, probe.Statuses) {
 		r.hasDeferred = false
 		r.read(r.deferred)
 	}
+	r.closeAll()
 	st := probe.Statuses{}
 	if r.pid <= 0 {
 		st[""] = probe.Status{State: probe.Unavailable, Reason: "no target process", Fix: "pass --pid"}
