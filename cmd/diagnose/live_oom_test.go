@@ -56,7 +56,7 @@ func readString(p string) string { b, _ := os.ReadFile(p); return string(b) }
 
 // startJVM starts java in the cgroup (a shell joins it, then execs java so
 // every page is charged there) and waits for its "ready" line.
-func startJVM(t *testing.T, cg, classes string, args ...string) (*exec.Cmd, io.WriteCloser, *bytes.Buffer) {
+func startJVM(t *testing.T, cg, classes string, args ...string) (*exec.Cmd, io.WriteCloser, *bytes.Buffer, <-chan struct{}) {
 	t.Helper()
 	script := `echo $$ > "$0/cgroup.procs" && exec java "$@"`
 	cmd := exec.Command("sh", append([]string{"-c", script, cg, "-cp", classes}, args...)...)
@@ -78,7 +78,9 @@ func startJVM(t *testing.T, cg, classes string, args ...string) (*exec.Cmd, io.W
 	})
 	var out bytes.Buffer
 	ready := make(chan bool, 1)
+	scanned := make(chan struct{})
 	go func() {
+		defer close(scanned)
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			if sc.Text() == "ready" {
@@ -90,6 +92,7 @@ func startJVM(t *testing.T, cg, classes string, args ...string) (*exec.Cmd, io.W
 	go func() {
 		cmd.Wait()
 		pw.Close()
+		<-scanned // out is complete (and ours to read) once exited is closed
 		close(exited)
 	}()
 	select {
@@ -99,7 +102,7 @@ func startJVM(t *testing.T, cg, classes string, args ...string) (*exec.Cmd, io.W
 	case <-time.After(30 * time.Second):
 		t.Fatalf("java not ready after 30 s: %s", errOut.String())
 	}
-	return cmd, stdin, &out
+	return cmd, stdin, &out, exited
 }
 
 func runOOMPlaybook(t *testing.T, cg string) liveReport {
@@ -138,7 +141,7 @@ func TestLiveOOMKilledJVM(t *testing.T) {
 	classes := compileOOMWorkloads(t)
 	const limit = 256 << 20
 	cg := memoryCgroup(t, limit)
-	cmd, stdin, out := startJVM(t, cg, classes, "-Xmx128m", "-XX:MaxDirectMemorySize=1g", "OomDirect")
+	cmd, stdin, out, exited := startJVM(t, cg, classes, "-Xmx128m", "-XX:MaxDirectMemorySize=1g", "OomDirect")
 	pid := cmd.Process.Pid
 
 	// Alive: the budget finding names the cause.
@@ -179,13 +182,13 @@ func TestLiveOOMKilledJVM(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	time.Sleep(200 * time.Millisecond)
-	ps := cmd.ProcessState
-	if ps == nil {
-		// Wait is running in the start helper; poll for the state.
-		for i := 0; i < 100 && cmd.ProcessState == nil; i++ {
-			time.Sleep(50 * time.Millisecond)
-		}
+	// Wait runs in the start helper: its state is ours to read once it
+	// closed exited (reading it earlier is a data race).
+	var ps *os.ProcessState
+	select {
+	case <-exited:
 		ps = cmd.ProcessState
+	case <-time.After(5 * time.Second):
 	}
 	if ps == nil {
 		t.Fatalf("java still running after 30 s of allocation; output:\n%s", out.String())
@@ -227,7 +230,7 @@ func TestLiveOOMFittingJVM(t *testing.T) {
 	probetest.Live(t)
 	classes := compileOOMWorkloads(t)
 	cg := memoryCgroup(t, 1<<30)
-	cmd, _, _ := startJVM(t, cg, classes, "OomIdle")
+	cmd, _, _, _ := startJVM(t, cg, classes, "OomIdle")
 	rep := runOOMPlaybook(t, cg)
 	if !rep.Facts.JVM.Present || rep.Facts.JVM.Main.PID != cmd.Process.Pid {
 		t.Fatalf("JVM %d not found in the cgroup: %+v", cmd.Process.Pid, rep.Facts.JVM)
