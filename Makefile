@@ -4,7 +4,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -X main.version=$(VERSION)
 FUZZTIME ?= 10s
 
-.PHONY: all build run test test-short lint fuzz bench clean
+.PHONY: all build run test test-short lint fuzz race bench clean
 
 all: lint test build
 
@@ -27,6 +27,10 @@ test-short:
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+# The race detector over every package, without the live workload tests.
+race:
+	DIAGNOSE_SKIP_LIVE=1 $(GO) test -race -count=1 ./...
 
 # Each fuzz target for FUZZTIME (go test -fuzz takes one target per run).
 fuzz:
