@@ -549,10 +549,19 @@ func TestFaultHostileProcessNames(t *testing.T) {
 		t.Fatalf("comm %q holds no escape: the test proves nothing", comm)
 	}
 
-	text, stderr, code := faultCLI("slow-app", "--pid", pid, "--duration", "500ms", "--fail-on", "info")
-	if code == exitUsage {
-		t.Fatalf("exit 2: %s", stderr)
+	// slow-app's text does not print the name; a playbook whose evidence
+	// does carries the live strings through the templates to the terminal.
+	show := filepath.Join(t.TempDir(), "show.yaml")
+	pbSrc := "name: show\nparameters:\n  - name: pid\n    type: int\n    required: true\nclasses: [cpu]\nrules:\n  - id: name\n    class: cpu\n    severity: warning\n    when: process.name != \"\"\n    evidence: \"name {{ process.name }} cmdline {{ process.cmdline }}\"\n    next: [\"ps -p {{ params.pid }}\"]\n"
+	if err := os.WriteFile(show, []byte(pbSrc), 0o644); err != nil {
+		t.Fatal(err)
 	}
+	text, stderr, code := faultCLI("run", show, "--pid", pid, "--duration", "300ms")
+	if code != exitFindings || !strings.Contains(text, `\x1b]0;pwned\x07`) {
+		t.Fatalf("exit %d: the evidence does not show the escaped name:\n%s\n%s", code, text, stderr)
+	}
+	more, stderr2, _ := faultCLI("slow-app", "--pid", pid, "--duration", "300ms", "--fail-on", "info")
+	text, stderr = text+more, stderr+stderr2
 	for i, c := range []byte(text + stderr) {
 		if (c < 0x20 && c != '\n' && c != '\t') || c == 0x7f {
 			t.Fatalf("raw control byte %#x at %d in the text report:\n%q", c, i, text)
