@@ -40,8 +40,14 @@ fuzz:
 	  done; \
 	done
 
+# Go benchmarks (load+compile, snapshot decode, evaluation, the thread
+# sampler over 200/1000 threads), then the side-by-side measurements and
+# their ratios (cmd/diagnose-bench; root, gcc, strace, sysstat). About 2 min;
+# docs/performance.md explains every number.
+BENCHTIME ?= 1s
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./engine/... ./probes/...
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./engine/... ./playbooks/... ./probes/...
+	$(GO) run ./cmd/diagnose-bench
 
 clean:
 	rm -rf bin

@@ -1,10 +1,19 @@
 package playbooks_test
 
+// Benchmarks of the pure parts of a run (docs/performance.md; `make bench`):
+// loading and compiling the shipped playbooks, decoding a recorded snapshot,
+// and evaluating slow-app and oom-container over one. The snapshots are the
+// ones recorded from the live slow-app workloads
+// (testdata/hosts/proc-slowapp-*/snapshot.json, `diagnose collect` output
+// with every section).
+
 import (
+	"bytes"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"testing"
 
 	"github.com/diagnose-sh/diagnose/engine"
@@ -37,52 +46,55 @@ func BenchmarkLoadCompile(b *testing.B) {
 	}
 }
 
-// BenchmarkSnapshotDecode: read a recorded snapshot.
+// BenchmarkSnapshotDecode: decode a recorded snapshot (strict: unknown
+// fields are errors, absent facts become unavailable).
 func BenchmarkSnapshotDecode(b *testing.B) {
-	path := firstSnapshot(b)
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(int64(len(raw)))
-	b.ReportAllocs()
-	for b.Loop() {
-		f, _ := os.Open(path)
-		if _, err := probes.ReadSnapshot(f); err != nil {
-			b.Fatal(err)
-		}
-		f.Close()
+	for _, name := range []string{"spinner", "jvm-synchronized"} {
+		raw := snapshotBytes(b, name)
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(raw)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := probes.ReadSnapshot(bytes.NewReader(raw)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
-// BenchmarkEvaluate: evaluate each shipped playbook over a recorded snapshot
-// (what replay and `diagnose test` do per case).
+// BenchmarkEvaluate: evaluate a shipped playbook over a recorded snapshot
+// (what replay and `diagnose test` do per case). oom-container runs over the
+// JVM's snapshot, which holds its cgroup, OOM-log and JVM sections.
 func BenchmarkEvaluate(b *testing.B) {
 	schema := engine.MustSchema(reflect.TypeOf(probes.Facts{}))
-	f, err := os.Open(firstSnapshot(b))
-	if err != nil {
-		b.Fatal(err)
-	}
-	snap, err := probes.ReadSnapshot(f)
-	f.Close()
-	if err != nil {
-		b.Fatal(err)
-	}
-	missing := engine.Missing{}
-	for path, st := range snap.Status {
-		if st.State != probe.OK {
-			missing[path] = st.Reason
+	pbs := loadAll(b, schema)
+	for _, tc := range []struct{ playbook, snapshot string }{
+		{"slow-app", "pthread-mutex"},
+		{"slow-app", "jvm-synchronized"},
+		{"oom-container", "jvm-synchronized"},
+		{"system", "odirect-fsync"},
+	} {
+		pb := pbs[tc.playbook]
+		if pb == nil {
+			b.Fatalf("no playbook %s", tc.playbook)
 		}
-	}
-	for name, pb := range loadAll(b, schema) {
-		params, err := pb.BindParams(map[string]string{})
+		snap, err := probes.ReadSnapshot(bytes.NewReader(snapshotBytes(b, tc.snapshot)))
 		if err != nil {
-			params, err = pb.BindParams(map[string]string{"pid": "1"})
-			if err != nil {
-				b.Fatal(err)
+			b.Fatal(err)
+		}
+		missing := missingOf(snap.Status)
+		raw := map[string]string{}
+		for _, p := range pb.Parameters {
+			if p.Name == "pid" {
+				raw["pid"] = strconv.Itoa(snap.Target.PID)
 			}
 		}
-		b.Run(name, func(b *testing.B) {
+		params, err := pb.BindParams(raw)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(tc.playbook+"/"+tc.snapshot, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := pb.Evaluate(snap.Facts, params, missing); err != nil {
@@ -93,11 +105,43 @@ func BenchmarkEvaluate(b *testing.B) {
 	}
 }
 
-func firstSnapshot(b *testing.B) string {
-	b.Helper()
-	files, _ := filepath.Glob(filepath.Join("..", "testdata", "snapshots", "*.json"))
-	if len(files) == 0 {
-		b.Skip("no recorded snapshots in testdata/snapshots")
+// BenchmarkReplay: decode and evaluate, as `diagnose slow-app --snapshot`
+// does (without the report rendering).
+func BenchmarkReplay(b *testing.B) {
+	schema := engine.MustSchema(reflect.TypeOf(probes.Facts{}))
+	pb := loadAll(b, schema)["slow-app"]
+	raw := snapshotBytes(b, "pthread-mutex")
+	b.ReportAllocs()
+	for b.Loop() {
+		snap, err := probes.ReadSnapshot(bytes.NewReader(raw))
+		if err != nil {
+			b.Fatal(err)
+		}
+		params, err := pb.BindParams(map[string]string{"pid": strconv.Itoa(snap.Target.PID)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := pb.Evaluate(snap.Facts, params, missingOf(snap.Status)); err != nil {
+			b.Fatal(err)
+		}
 	}
-	return files[0]
+}
+
+func missingOf(st probe.Statuses) engine.Missing {
+	m := engine.Missing{}
+	for path, s := range st {
+		if s.State != probe.OK {
+			m[path] = string(s.State) + ": " + s.Reason
+		}
+	}
+	return m
+}
+
+func snapshotBytes(b *testing.B, workload string) []byte {
+	b.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "testdata", "hosts", "proc-slowapp-"+workload, "snapshot.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return raw
 }
