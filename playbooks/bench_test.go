@@ -14,7 +14,9 @@ import (
 	"path/filepath"
 	"reflect"
 	"strconv"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/diagnose-sh/diagnose/engine"
 	"github.com/diagnose-sh/diagnose/playbooks"
@@ -41,6 +43,7 @@ func loadAll(b *testing.B, schema *engine.Schema) map[string]*engine.Playbook {
 func BenchmarkLoadCompile(b *testing.B) {
 	schema := engine.MustSchema(reflect.TypeOf(probes.Facts{}))
 	b.ReportAllocs()
+	defer cpuPerOp(b)()
 	for b.Loop() {
 		loadAll(b, schema)
 	}
@@ -54,6 +57,7 @@ func BenchmarkSnapshotDecode(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			b.SetBytes(int64(len(raw)))
 			b.ReportAllocs()
+			defer cpuPerOp(b)()
 			for b.Loop() {
 				if _, err := probes.ReadSnapshot(bytes.NewReader(raw)); err != nil {
 					b.Fatal(err)
@@ -96,6 +100,7 @@ func BenchmarkEvaluate(b *testing.B) {
 		}
 		b.Run(tc.playbook+"/"+tc.snapshot, func(b *testing.B) {
 			b.ReportAllocs()
+			defer cpuPerOp(b)()
 			for b.Loop() {
 				if _, err := pb.Evaluate(snap.Facts, params, missing); err != nil {
 					b.Fatal(err)
@@ -112,6 +117,7 @@ func BenchmarkReplay(b *testing.B) {
 	pb := loadAll(b, schema)["slow-app"]
 	raw := snapshotBytes(b, "pthread-mutex")
 	b.ReportAllocs()
+	defer cpuPerOp(b)()
 	for b.Loop() {
 		snap, err := probes.ReadSnapshot(bytes.NewReader(raw))
 		if err != nil {
@@ -123,6 +129,23 @@ func BenchmarkReplay(b *testing.B) {
 		}
 		if _, err := pb.Evaluate(snap.Facts, params, missingOf(snap.Status)); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// cpuPerOp reports this process's CPU time (rusage: all threads, GC
+// included) per iteration next to the wall-clock ns/op, which other load on
+// the machine inflates. Call as defer cpuPerOp(b)().
+func cpuPerOp(b *testing.B) func() {
+	cpu := func() time.Duration {
+		var ru syscall.Rusage
+		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	c0 := cpu()
+	return func() {
+		if b.N > 0 {
+			b.ReportMetric(float64((cpu()-c0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 		}
 	}
 }
