@@ -150,7 +150,7 @@ func fatal(out []byte, err error) error {
 	switch {
 	case strings.Contains(s, "failed to run command"), errors.Is(err, fs.ErrNotExist):
 		return errNotInstalled
-	case err != nil && strings.Contains(err.Error(), "executable file not found"): // exec.ErrNotFound: timeout itself is missing (os/exec stays in probe/exec.go)
+	case err != nil && strings.Contains(err.Error(), "executable file not found"): // exec.ErrNotFound: timeout itself is missing (os/exec stays in probe/exec_linux.go)
 		return errNoTimeout
 	case strings.Contains(s, "Operation not permitted"):
 		return errPtrace
