@@ -1,10 +1,6 @@
 package hostinfo
 
 import (
-	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -12,66 +8,17 @@ import (
 	"github.com/diagnose-sh/diagnose/probes/probetest"
 )
 
-// fuzzRoot copies a fixture reading into a directory whose files each fuzz
-// input overwrites, so the whole probe (gopsutil's parsing and our
-// arithmetic included) runs over hostile bytes.
-func fuzzRoot(f *testing.F, elem ...string) string {
-	f.Helper()
-	dir := f.TempDir()
-	if out, err := exec.Command("cp", "-r", probetest.Fixture(f, elem...)+"/.", dir).CombinedOutput(); err != nil {
-		f.Fatalf("cp: %v %s", err, out)
-	}
-	return dir
-}
-
-// fuzzWrite replaces files of root: name, content, name, content...
-func fuzzWrite(t *testing.T, root string, kv ...any) {
-	for i := 0; i < len(kv); i += 2 {
-		if err := os.WriteFile(filepath.Join(root, kv[i].(string)), kv[i+1].([]byte), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-// fuzzCheck: facts marshal to JSON (no NaN or Inf) and the section has a status.
-func fuzzCheck(t *testing.T, v any, st probe.Statuses) {
-	if _, err := json.Marshal(v); err != nil {
-		t.Fatalf("facts do not marshal: %v\n%+v", err, v)
-	}
-	if _, ok := st[""]; !ok {
-		t.Fatalf("no section status: %+v", st)
-	}
-}
-
-// fixtureFiles adds every fixture file matching the patterns (relative to
-// testdata/hosts) to the corpus, as one []byte argument.
-func fixtureFiles(f *testing.F, patterns ...string) [][]byte {
-	var out [][]byte
-	for _, p := range patterns {
-		files, _ := filepath.Glob(filepath.Join(probetest.Fixture(f), p))
-		for i, name := range files {
-			if i >= 40 {
-				break
-			}
-			if b, err := os.ReadFile(name); err == nil {
-				out = append(out, b)
-			}
-		}
-	}
-	return out
-}
-
 // FuzzReader: cpuinfo, loadavg, uptime and osrelease hold any bytes.
 func FuzzReader(f *testing.F) {
-	root := fuzzRoot(f, "sys-idle", "t1")
-	ci, la, up := fixtureFiles(f, "sys-*/t1/proc/cpuinfo"), fixtureFiles(f, "sys-*/t1/proc/loadavg"), fixtureFiles(f, "sys-*/t1/proc/uptime")
-	osr := fixtureFiles(f, "sys-*/t1/proc/sys/kernel/osrelease")
+	root := probetest.FuzzRoot(f, "sys-idle", "t1")
+	ci, la, up := probetest.FixtureFiles(f, "sys-*/t1/proc/cpuinfo"), probetest.FixtureFiles(f, "sys-*/t1/proc/loadavg"), probetest.FixtureFiles(f, "sys-*/t1/proc/uptime")
+	osr := probetest.FixtureFiles(f, "sys-*/t1/proc/sys/kernel/osrelease")
 	for i := range min(len(ci), len(la), len(up), len(osr)) {
 		f.Add(ci[i], la[i], up[i], osr[i])
 	}
 	f.Fuzz(func(t *testing.T, cpuinfo, loadavg, uptime, osrelease []byte) {
-		fuzzWrite(t, root, "proc/cpuinfo", cpuinfo, "proc/loadavg", loadavg, "proc/uptime", uptime, "proc/sys/kernel/osrelease", osrelease)
+		probetest.WriteFiles(t, root, "proc/cpuinfo", cpuinfo, "proc/loadavg", loadavg, "proc/uptime", uptime, "proc/sys/kernel/osrelease", osrelease)
 		v, st := probetest.Replay(New(probe.Target{}, probe.Options{}), time.Second, root, root)
-		fuzzCheck(t, v, st)
+		probetest.CheckFacts(t, v, st)
 	})
 }
