@@ -3,7 +3,6 @@ package probetest
 import (
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -36,10 +35,36 @@ func FixtureFiles(t testing.TB, patterns ...string) [][]byte {
 func FuzzRoot(t testing.TB, elem ...string) string {
 	t.Helper()
 	dir := t.TempDir()
-	if out, err := exec.Command("cp", "-r", Fixture(t, elem...)+"/.", dir).CombinedOutput(); err != nil {
-		t.Fatalf("cp: %v %s", err, out)
-	}
+	CopyTree(t, Fixture(t, elem...), dir)
 	return dir
+}
+
+// CopyTree copies a fixture tree (files, directories and the symlinks of
+// /proc/PID/fd) so a test can alter the copy.
+func CopyTree(t testing.TB, src, dst string) {
+	t.Helper()
+	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		switch {
+		case info.Mode()&os.ModeSymlink != 0:
+			l, _ := os.Readlink(p)
+			return os.Symlink(l, target)
+		case info.IsDir():
+			return os.MkdirAll(target, 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // WriteFiles replaces files under root: name, content, name, content...

@@ -105,7 +105,7 @@ func TestNoSuchProcess(t *testing.T) {
 func TestPIDReuse(t *testing.T) {
 	roots, times, pid := fixtureRoots(t, "proc-sleeper")
 	reused := filepath.Join(t.TempDir(), "root")
-	copyTree(t, roots[3], reused)
+	probetest.CopyTree(t, roots[3], reused)
 	statPath := filepath.Join(reused, "proc", strconv.Itoa(pid), "stat")
 	b, _ := os.ReadFile(statPath)
 	f := strings.Fields(string(b))
@@ -123,7 +123,7 @@ func TestUnprivileged(t *testing.T) {
 	var hidden []string
 	for _, r := range roots[:3] {
 		dst := filepath.Join(t.TempDir(), "root")
-		copyTree(t, r, dst)
+		probetest.CopyTree(t, r, dst)
 		os.Remove(filepath.Join(dst, "proc", strconv.Itoa(pid), "io"))
 		os.RemoveAll(filepath.Join(dst, "proc", strconv.Itoa(pid), "fd"))
 		hidden = append(hidden, dst)
@@ -137,32 +137,6 @@ func TestUnprivileged(t *testing.T) {
 	}
 	if f.WriteBytesPerS != 0 || f.CPUPct <= 0 {
 		t.Errorf("facts %+v", f)
-	}
-}
-
-func copyTree(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		switch {
-		case info.Mode()&os.ModeSymlink != 0:
-			l, _ := os.Readlink(p)
-			return os.Symlink(l, target)
-		case info.IsDir():
-			return os.MkdirAll(target, 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 }
 

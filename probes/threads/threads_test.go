@@ -118,7 +118,7 @@ func TestUnprivilegedView(t *testing.T) {
 	var hidden []string
 	for _, r := range roots[:4] {
 		dst := filepath.Join(t.TempDir(), "root")
-		copyTree(t, r, dst)
+		probetest.CopyTree(t, r, dst)
 		tasks, _ := filepath.Glob(filepath.Join(dst, "proc", strconv.Itoa(pid), "task", "*"))
 		for _, task := range tasks {
 			os.WriteFile(filepath.Join(task, "wchan"), []byte("0"), 0o644)
@@ -177,32 +177,6 @@ func splitFields(s string) []string {
 		out = append(out, cur)
 	}
 	return out
-}
-
-func copyTree(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		switch {
-		case info.Mode()&os.ModeSymlink != 0:
-			l, _ := os.Readlink(p)
-			return os.Symlink(l, target)
-		case info.IsDir():
-			return os.MkdirAll(target, 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 func TestParseSyscall(t *testing.T) {
@@ -356,7 +330,7 @@ func recordedTimes(t *testing.T, scenario string) []time.Duration {
 func TestZombieEndsProfile(t *testing.T) {
 	roots, pid := fixtureRoots(t, "proc-sleeper")
 	zombie := filepath.Join(t.TempDir(), "root")
-	copyTree(t, roots[0], zombie)
+	probetest.CopyTree(t, roots[0], zombie)
 	task := filepath.Join(zombie, "proc", strconv.Itoa(pid), "task", strconv.Itoa(pid), "stat")
 	b, _ := os.ReadFile(task)
 	os.WriteFile(task, []byte(strings.Replace(string(b), ") S ", ") Z ", 1)), 0o644)
