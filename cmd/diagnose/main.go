@@ -128,7 +128,7 @@ Run flags (before or after the playbook's own parameters):
   --output FORMAT=FILE  also write a report file in FORMAT (repeatable)
   --overlay FILE        apply an overlay: tuned thresholds, severities, disabled rules
   --fail-on SEVERITY    exit 1 on findings at or above info|warning|critical (default warning)
-  --duration D          sampling window (default 2s)
+  --duration D          sampling window (default 1s)
   --timeout D           give up and report what was gathered after D (default window + 10s)
   --snapshot FILE       evaluate a recorded snapshot instead of the live system
   --playbooks DIR       also load the playbooks in DIR

@@ -20,7 +20,7 @@ import (
 
 // DefaultWindow is the sampling window; see docs/performance.md for the
 // measurements that chose it.
-const DefaultWindow = 2 * time.Second
+const DefaultWindow = time.Second
 
 // runFlags are the flags every playbook run has.
 type runFlags struct {
