@@ -15,9 +15,11 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -142,14 +144,30 @@ func TestWindowStudy(t *testing.T) {
 		t.Run("system-io-wait", func(t *testing.T) {
 			probetest.Need(t, "fio")
 			dir := t.TempDir()
-			// fio's job processes outlive a killed parent: bound the runtime.
+			// fio's job processes (each in its own session) outlive a killed
+			// parent and would disturb the next live test: bound the runtime,
+			// and stop fio with SIGINT, which ends its jobs, before killing it.
 			var total time.Duration
 			for _, w := range wins {
 				total += w + time.Second
 			}
 			secs := strconv.Itoa(int((time.Duration(reps)*total + 5*time.Second).Seconds()))
-			probetest.Start(t, "fio", "--name=w", "--directory="+dir, "--numjobs=4", "--rw=randwrite", "--bs=4k",
+			fio := exec.Command("fio", "--name=w", "--directory="+dir, "--numjobs=4", "--rw=randwrite", "--bs=4k",
 				"--direct=1", "--ioengine=psync", "--size=16M", "--time_based", "--runtime="+secs, "--output=/dev/null")
+			if err := fio.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan struct{})
+			go func() { fio.Wait(); close(done) }()
+			t.Cleanup(func() {
+				fio.Process.Signal(syscall.SIGINT)
+				select {
+				case <-done:
+				case <-time.After(10 * time.Second):
+					fio.Process.Kill()
+					<-done
+				}
+			})
 			time.Sleep(time.Second)
 			for r := range reps {
 				for _, w := range wins {
