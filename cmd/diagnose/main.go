@@ -132,7 +132,7 @@ Run flags (before or after the playbook's own parameters):
   --timeout D           give up and report what was gathered after D (default window + 10s)
   --snapshot FILE       evaluate a recorded snapshot instead of the live system
   --playbooks DIR       also load the playbooks in DIR
-  --strace              attach strace for the window (ptrace: slows the target down)
+  --strace              after the window, attach strace -c for as long again (ptrace slows the target)
   --strace-file FILE    parse a 'strace -c' summary a person already has
   --jcmd                measure JVMs with jcmd (it attaches: the JVM starts a listener)
   --root DIR            read /proc and /sys under DIR (a host's, mounted elsewhere)

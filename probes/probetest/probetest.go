@@ -228,16 +228,31 @@ func BuildC(t testing.TB, name string, flags ...string) string {
 	return out
 }
 
-// Start starts a workload that is killed when the test ends.
+// Start starts a workload that is stopped when the test ends: SIGINT first
+// (fio then stops its job processes, which run in sessions of their own and
+// would otherwise keep writing into the next live test), then SIGKILL to the
+// workload's whole process group.
 func Start(t testing.TB, name string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(name, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
+	t.Cleanup(func() { Stop(cmd) })
 	return cmd
+}
+
+// Stop ends a workload started with Start and waits for it.
+func Stop(cmd *exec.Cmd) {
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-done:
+	case <-time.After(3 * time.Second):
+	}
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	cmd.Process.Kill()
+	<-done
 }
