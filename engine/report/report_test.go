@@ -76,3 +76,23 @@ func TestJSONIsValidForAnyBytes(t *testing.T) {
 		}
 	}
 }
+
+func TestTextSetsInfoUnknownsApart(t *testing.T) {
+	r := sample()
+	r.Unknown = append(r.Unknown,
+		engine.Unknown{Rule: "strace-futex", Class: "locks", Severity: "info", Reason: "syscalls: not requested"},
+		engine.Unknown{Rule: "strace-disk", Class: "io", Severity: "info", Reason: "syscalls: not requested"})
+	var b bytes.Buffer
+	Text(&b, r, Style{})
+	out := b.String()
+	i, j := strings.Index(out, "Could not check"), strings.Index(out, "Context not gathered")
+	if i < 0 || j < i {
+		t.Fatalf("sections missing or out of order:\n%s", out)
+	}
+	if !strings.Contains(out[j:], "? strace-futex [locks], strace-disk [io]: syscalls: not requested") {
+		t.Errorf("info unknowns sharing a reason are not on one line in their own section:\n%s", out)
+	}
+	if strings.Contains(out[i:j], "strace") {
+		t.Errorf("info unknowns listed with the deciding ones:\n%s", out)
+	}
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/fatih/color"
 
+	"github.com/diagnose-sh/diagnose/engine"
 	"github.com/diagnose-sh/diagnose/internal/safetext"
 )
 
@@ -92,20 +93,24 @@ func Text(w io.Writer, r Report, st Style) error {
 			}
 		}
 	}
-	if len(r.Unknown) > 0 {
+	// Rules that could not be checked, those sharing a reason on one line.
+	// Info rules are context: they are listed apart, so that what could not
+	// be checked among the rules that decide stands out.
+	var deciding, context []engine.Unknown
+	for _, u := range r.Unknown {
+		if u.Severity == "info" {
+			context = append(context, u)
+		} else {
+			deciding = append(deciding, u)
+		}
+	}
+	if len(deciding) > 0 {
 		fmt.Fprintf(&b, "\n%s\n", p.bold("Could not check"))
-		// Rules that could not be checked for the same reason share a line.
-		var reasons []string
-		rules := map[string][]string{}
-		for _, u := range r.Unknown {
-			if _, seen := rules[u.Reason]; !seen {
-				reasons = append(reasons, u.Reason)
-			}
-			rules[u.Reason] = append(rules[u.Reason], fmt.Sprintf("%s [%s]", clean(u.Rule), clean(u.Class)))
-		}
-		for _, reason := range reasons {
-			fmt.Fprintf(&b, "  ? %s: %s\n", strings.Join(rules[reason], ", "), clean(reason))
-		}
+		writeUnknown(&b, deciding, fmt.Sprint)
+	}
+	if len(context) > 0 {
+		fmt.Fprintf(&b, "\n%s\n", p.dim("Context not gathered (info rules)"))
+		writeUnknown(&b, context, p.dim)
 	}
 	if len(r.Verdict.Exonerated) > 0 {
 		fmt.Fprintf(&b, "\n%s %s\n", p.bold("Checked and clean:"), p.green(clean(strings.Join(r.Verdict.Exonerated, ", "))))
@@ -115,6 +120,21 @@ func Text(w io.Writer, r Report, st Style) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeUnknown lists unknown rules, one line per reason.
+func writeUnknown(b *strings.Builder, us []engine.Unknown, style func(...any) string) {
+	var reasons []string
+	rules := map[string][]string{}
+	for _, u := range us {
+		if _, seen := rules[u.Reason]; !seen {
+			reasons = append(reasons, u.Reason)
+		}
+		rules[u.Reason] = append(rules[u.Reason], fmt.Sprintf("%s [%s]", clean(u.Rule), clean(u.Class)))
+	}
+	for _, reason := range reasons {
+		fmt.Fprintf(b, "  %s\n", style("? "+strings.Join(rules[reason], ", ")+": "+clean(reason)))
+	}
 }
 
 func runLine(r Report) string {
