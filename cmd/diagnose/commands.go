@@ -69,7 +69,7 @@ func (e *env) list(args []string) error {
 			}
 			ps = append(ps, s)
 		}
-		desc := en.Description
+		desc := firstSentence(en.Description)
 		if en.Error != "" {
 			desc = en.Error
 		}
@@ -219,4 +219,15 @@ func writeJSON(w interface{ Write([]byte) (int, error) }, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// firstSentence keeps list lines short: the description up to its first
+// full stop or question mark (--help shows the whole of it).
+func firstSentence(s string) string {
+	for i := 0; i+1 < len(s); i++ {
+		if (s[i] == '.' || s[i] == '?') && s[i+1] == ' ' {
+			return s[:i+1]
+		}
+	}
+	return s
 }
