@@ -133,6 +133,34 @@ func BenchmarkReplay(b *testing.B) {
 	}
 }
 
+// BenchmarkReplayCase: one `diagnose test` case over a snapshot the test file
+// already decoded (each snapshot is decoded once per test file): inline facts
+// merged over a copy, then the playbook evaluated.
+func BenchmarkReplayCase(b *testing.B) {
+	schema := engine.MustSchema(reflect.TypeOf(probes.Facts{}))
+	pb := loadAll(b, schema)["slow-app"]
+	snap, err := probes.ReadSnapshot(bytes.NewReader(snapshotBytes(b, "pthread-mutex")))
+	if err != nil {
+		b.Fatal(err)
+	}
+	params, err := pb.BindParams(map[string]string{"pid": strconv.Itoa(snap.Target.PID)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	inline := []byte(`{"threads": {"lock_wakeups_per_s": 50}, "process": {"cpu_pct": 12.5}}`)
+	b.ReportAllocs()
+	defer cpuPerOp(b)()
+	for b.Loop() {
+		c, err := snap.WithFacts(inline)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := pb.Evaluate(c.Facts, params, missingOf(c.Status)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // cpuPerOp reports this process's CPU time (rusage: all threads, GC
 // included) per iteration next to the wall-clock ns/op, which other load on
 // the machine inflates. Call as defer cpuPerOp(b)().

@@ -74,15 +74,127 @@ func ReadSnapshot(r io.Reader) (Snapshot, error) {
 	}
 	for _, p := range Registry() {
 		if _, ok := s.Status[p.Name]; !ok {
-			s.Status[p.Name] = probe.Status{State: probe.Unavailable, Reason: "not recorded in the snapshot"}
+			s.Status[p.Name] = notRecorded
 		}
 	}
+	s.markAbsent()
+	return s, nil
+}
+
+var (
+	notRecorded = probe.Status{State: probe.Unavailable, Reason: "not recorded in the snapshot"}
+	notInFacts  = probe.Status{State: probe.Unavailable, Reason: "not in the snapshot (recorded by another version, or left out of a hand-written one)"}
+)
+
+// markAbsent gives every fact the snapshot's JSON lacks an unavailable
+// status (unless it has a status of its own).
+func (s *Snapshot) markAbsent() {
 	for _, path := range absentFacts(factTree(), s.rawFacts, nil) {
 		if _, ok := s.Status[path]; !ok {
-			s.Status[path] = probe.Status{State: probe.Unavailable, Reason: "not in the snapshot (recorded by another version, or left out of a hand-written one)"}
+			s.Status[path] = notInFacts
 		}
 	}
-	return s, nil
+}
+
+// WithFacts returns a copy of s with facts (a JSON object holding sections,
+// as a snapshot's "facts") merged over its own: objects merge field by field,
+// anything else replaces. Sections it gives become ok; facts it gives are no
+// longer absent. Unknown fields are errors. s itself is not changed, so one
+// decoded snapshot serves many test cases.
+func (s Snapshot) WithFacts(facts []byte) (Snapshot, error) {
+	out := s
+	out.Facts = deepCopy(s.Facts)
+	dec := json.NewDecoder(bytes.NewReader(facts))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&out.Facts); err != nil {
+		return s, fmt.Errorf("facts: %w", err)
+	}
+	given, err := factKeys(append(append([]byte(`{"facts":`), facts...), '}'))
+	if err != nil {
+		return s, fmt.Errorf("facts: %w", err)
+	}
+	out.rawFacts = mergeKeys(mergeKeys(nil, s.rawFacts), given)
+	out.Status = make(probe.Statuses, len(s.Status))
+	for path, st := range s.Status {
+		if st != notInFacts { // recomputed below from the merged keys
+			out.Status[path] = st
+		}
+	}
+	for section := range given {
+		if st, ok := out.Status[section]; !ok || st.State != probe.OK {
+			out.Status[section] = probe.Status{State: probe.OK}
+		}
+	}
+	out.markAbsent()
+	return out, nil
+}
+
+// mergeKeys copies the nested key map src into dst (which may be nil).
+func mergeKeys(dst, src map[string]any) map[string]any {
+	if dst == nil {
+		dst = make(map[string]any, len(src))
+	}
+	for k, v := range src {
+		sm, sok := v.(map[string]any)
+		dm, dok := dst[k].(map[string]any)
+		switch {
+		case sok && dok:
+			dst[k] = mergeKeys(dm, sm)
+		case sok:
+			dst[k] = mergeKeys(nil, sm)
+		default:
+			dst[k] = v
+		}
+	}
+	return dst
+}
+
+// deepCopy copies a facts value so that decoding into the copy (which
+// appends into slices) cannot reach the original's arrays.
+func deepCopy[T any](v T) T {
+	var out T
+	copyValue(reflect.ValueOf(&out).Elem(), reflect.ValueOf(v))
+	return out
+}
+
+func copyValue(dst, src reflect.Value) {
+	switch src.Kind() {
+	case reflect.Struct:
+		for i := 0; i < src.NumField(); i++ {
+			if dst.Field(i).CanSet() {
+				copyValue(dst.Field(i), src.Field(i))
+			}
+		}
+	case reflect.Slice:
+		if src.IsNil() {
+			return
+		}
+		s := reflect.MakeSlice(src.Type(), src.Len(), src.Len())
+		for i := 0; i < src.Len(); i++ {
+			copyValue(s.Index(i), src.Index(i))
+		}
+		dst.Set(s)
+	case reflect.Map:
+		if src.IsNil() {
+			return
+		}
+		m := reflect.MakeMapWithSize(src.Type(), src.Len())
+		for it := src.MapRange(); it.Next(); {
+			v := reflect.New(src.Type().Elem()).Elem()
+			copyValue(v, it.Value())
+			m.SetMapIndex(it.Key(), v)
+		}
+		dst.Set(m)
+	case reflect.Pointer:
+		if src.IsNil() {
+			return
+		}
+		p := reflect.New(src.Type().Elem())
+		copyValue(p.Elem(), src.Elem())
+		dst.Set(p)
+	default:
+		dst.Set(src)
+	}
 }
 
 // factField is a field of the Facts tree: its JSON name, its path from the

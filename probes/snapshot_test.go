@@ -78,3 +78,44 @@ func FuzzReadSnapshot(f *testing.F) {
 		ReadSnapshot(strings.NewReader(src)) // must not panic
 	})
 }
+
+func TestWithFactsMergesOverACopy(t *testing.T) {
+	base, err := ReadSnapshot(strings.NewReader(`{"version": 1,
+	  "status": {"cpu": {"state": "ok"}, "disks": {"state": "ok"}, "psi": {"state": "unavailable", "reason": "no psi"}},
+	  "facts": {"cpu": {"run_queue": 1, "idle_pct": 90},
+	            "disks": {"count": 1, "devices": [{"name": "vda", "util_pct": 3}], "busiest": {"name": "vda", "util_pct": 3}}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := base.WithFacts([]byte(`{"cpu": {"run_queue": 9}, "disks": {"devices": [{"name": "vdb", "util_pct": 99}]}, "memory": {"total_bytes": 1024}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Facts.CPU.RunQueue != 9 || got.Facts.CPU.IdlePct != 90 {
+		t.Errorf("cpu %+v: want run_queue replaced and idle_pct kept", got.Facts.CPU)
+	}
+	if got.Facts.Disks.Devices[0].Name != "vdb" || got.Facts.Disks.Busiest.Name != "vda" {
+		t.Errorf("disks %+v", got.Facts.Disks)
+	}
+	if base.Facts.Disks.Devices[0].Name != "vda" || base.Facts.CPU.RunQueue != 1 {
+		t.Errorf("the base snapshot changed: %+v %+v", base.Facts.CPU, base.Facts.Disks.Devices)
+	}
+	if st := got.Status["memory"]; st.State != probe.OK {
+		t.Errorf("a section given inline is ok, got %+v", st)
+	}
+	if st := got.Status["memory.available_bytes"]; st.State != probe.Unavailable {
+		t.Errorf("a fact of a given section that nobody gave stays unknown, got %+v", st)
+	}
+	if _, ok := got.Status["memory.total_bytes"]; ok {
+		t.Errorf("memory.total_bytes was given but is still marked absent")
+	}
+	if st := got.Status["cpu.steal_pct"]; st.State != probe.Unavailable {
+		t.Errorf("absent facts of the base stay unknown, got %+v", st)
+	}
+	if st := got.Status["psi"]; st.State != probe.Unavailable {
+		t.Errorf("a section not given keeps its status, got %+v", st)
+	}
+	if _, err := base.WithFacts([]byte(`{"cpu": {"run_queu": 9}}`)); err == nil || !strings.Contains(err.Error(), `unknown field "run_queu"`) {
+		t.Errorf("a misspelt fact: %v", err)
+	}
+}

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -102,7 +99,8 @@ func (e *env) runSuite(file string, dirs []string) (report.SuiteReport, error) {
 	if err := suite.Check(pb); err != nil {
 		return report.SuiteReport{}, err
 	}
-	results := suite.Run(pb, func(c *engine.Case) (engine.CaseInput, error) { return caseInput(base, c) })
+	cache := snapshots{}
+	results := suite.Run(pb, func(c *engine.Case) (engine.CaseInput, error) { return caseInput(base, c, cache) })
 	exercised, missed := engine.Coverage(pb, results)
 	sr := report.SuiteReport{File: file, Playbook: pb.Name, PlaybookFile: pb.File, Cases: results,
 		Exercised: orEmpty(exercised), Missed: orEmpty(missed), CoveragePct: 100}
@@ -119,51 +117,53 @@ func orEmpty(s []string) []string {
 	return s
 }
 
+// snapshots decodes each snapshot a test file names once; cases then
+// start from a copy of it.
+type snapshots map[string]probes.Snapshot
+
+func (sc snapshots) load(path string) (probes.Snapshot, error) {
+	if s, ok := sc[path]; ok {
+		return s, nil
+	}
+	var s probes.Snapshot
+	var err error
+	if path == "" { // no snapshot: every fact the case does not give is unknown
+		s, err = probes.ReadSnapshot(strings.NewReader(`{"version": 1, "facts": {}, "status": {}}`))
+	} else {
+		var f *os.File
+		if f, err = os.Open(path); err != nil {
+			return s, fmt.Errorf("snapshot: %w", err)
+		}
+		s, err = probes.ReadSnapshot(f)
+		f.Close()
+	}
+	if err != nil {
+		return s, fmt.Errorf("snapshot %s: %w", path, err)
+	}
+	sc[path] = s
+	return s, nil
+}
+
 // caseInput builds a case's facts: the snapshot's (if any), with the inline
 // facts merged over them and the listed facts made unavailable. Facts that
 // neither gives are unknown, as in any snapshot.
-func caseInput(base string, c *engine.Case) (engine.CaseInput, error) {
-	doc := map[string]any{"version": probes.SnapshotVersion, "facts": map[string]any{}, "status": map[string]any{}}
+func caseInput(base string, c *engine.Case, cache snapshots) (engine.CaseInput, error) {
+	path := ""
 	if c.Snapshot != "" {
-		path := filepath.Join(base, c.Snapshot)
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return engine.CaseInput{}, fmt.Errorf("snapshot: %w", err)
-		}
-		if _, err := probes.ReadSnapshot(bytes.NewReader(b)); err != nil {
-			return engine.CaseInput{}, fmt.Errorf("snapshot %s: %w", path, err)
-		}
-		if err := json.Unmarshal(b, &doc); err != nil {
-			return engine.CaseInput{}, fmt.Errorf("snapshot %s: %w", path, err)
-		}
+		path = filepath.Join(base, c.Snapshot)
 	}
-	facts, _ := doc["facts"].(map[string]any)
-	status, _ := doc["status"].(map[string]any)
-	if facts == nil || status == nil {
-		return engine.CaseInput{}, errors.New("snapshot has no facts or status object")
-	}
-	if len(c.Facts) > 0 {
-		var inline map[string]any
-		if err := json.Unmarshal(c.Facts, &inline); err != nil {
-			return engine.CaseInput{}, fmt.Errorf("facts: %w", err)
-		}
-		merge(facts, inline)
-		for section := range inline {
-			if st, ok := status[section].(map[string]any); !ok || st["state"] != string(probe.OK) {
-				status[section] = map[string]any{"state": string(probe.OK)}
-			}
-		}
-	}
-	for path, reason := range c.Unavailable {
-		status[path] = map[string]any{"state": string(probe.Unavailable), "reason": reason}
-	}
-	b, err := json.Marshal(doc)
+	snap, err := cache.load(path)
 	if err != nil {
 		return engine.CaseInput{}, err
 	}
-	snap, err := probes.ReadSnapshot(bytes.NewReader(b))
-	if err != nil {
-		return engine.CaseInput{}, fmt.Errorf("facts: %w", err)
+	if len(c.Facts) > 0 {
+		if snap, err = snap.WithFacts(c.Facts); err != nil {
+			return engine.CaseInput{}, err
+		}
+	}
+	missing := missingFrom(snap.Status)
+	for p, reason := range c.Unavailable {
+		missing[p] = string(probe.Unavailable) + ": " + reason
 	}
 	params := map[string]string{}
 	for k, v := range c.Params {
@@ -172,20 +172,7 @@ func caseInput(base string, c *engine.Case) (engine.CaseInput, error) {
 	if _, ok := params["pid"]; !ok && snap.Target.PID != 0 {
 		params["pid"] = fmt.Sprint(snap.Target.PID)
 	}
-	return engine.CaseInput{Facts: snap.Facts, Missing: missingFrom(snap.Status), Params: params}, nil
-}
-
-// merge copies src into dst, recursing into objects present in both.
-func merge(dst, src map[string]any) {
-	for k, v := range src {
-		sv, sok := v.(map[string]any)
-		dv, dok := dst[k].(map[string]any)
-		if sok && dok {
-			merge(dv, sv)
-			continue
-		}
-		dst[k] = v
-	}
+	return engine.CaseInput{Facts: snap.Facts, Missing: missing, Params: params}, nil
 }
 
 type output struct{ format, path string }
