@@ -2,6 +2,7 @@ package probes
 
 import (
 	"bytes"
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -118,4 +119,28 @@ func TestWithFactsMergesOverACopy(t *testing.T) {
 	if _, err := base.WithFacts([]byte(`{"cpu": {"run_queu": 9}}`)); err == nil || !strings.Contains(err.Error(), `unknown field "run_queu"`) {
 		t.Errorf("a misspelt fact: %v", err)
 	}
+}
+
+// FuzzWithFacts: any inline facts either fail with an error or give a
+// snapshot whose facts marshal, and never change the base.
+func FuzzWithFacts(f *testing.F) {
+	f.Add([]byte(`{"cpu": {"run_queue": 9}}`))
+	f.Add([]byte(`{"disks": {"devices": [{"name": "x"}]}, "memory": {}}`))
+	f.Add([]byte(`{"cpu": null}`))
+	base, err := ReadSnapshot(strings.NewReader(`{"version": 1, "facts": {"disks": {"devices": [{"name": "vda"}]}}}`))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, inline []byte) {
+		got, err := base.WithFacts(inline)
+		if err != nil {
+			return
+		}
+		if _, err := json.Marshal(got.Facts); err != nil {
+			t.Fatalf("facts do not marshal: %v", err)
+		}
+		if base.Facts.Disks.Devices[0].Name != "vda" {
+			t.Fatalf("the base changed")
+		}
+	})
 }
