@@ -19,15 +19,7 @@ func FuzzLoad(f *testing.F) {
 	f.Fuzz(func(t *testing.T, src []byte) {
 		pb, err := Load("fuzz.yaml", src, testSchema)
 		if err != nil {
-			es, ok := err.(Errors)
-			if !ok || len(es) == 0 {
-				t.Fatalf("error is not a non-empty Errors: %T %v", err, err)
-			}
-			for _, e := range es {
-				if e.Line < 1 || e.Column < 1 {
-					t.Fatalf("error without a position: %v", e)
-				}
-			}
+			requirePositioned(t, err)
 			return
 		}
 		params, err := pb.BindParams(map[string]string{})
@@ -88,15 +80,7 @@ func FuzzLoadSuite(f *testing.F) {
 	f.Fuzz(func(t *testing.T, src []byte) {
 		s, err := LoadSuite("fuzz.test.yaml", src)
 		if err != nil {
-			es, ok := err.(Errors)
-			if !ok || len(es) == 0 {
-				t.Fatalf("error is not a non-empty Errors: %T %v", err, err)
-			}
-			for _, e := range es {
-				if e.Line < 1 || e.Column < 1 {
-					t.Fatalf("error without a position: %v", e)
-				}
-			}
+			requirePositioned(t, err)
 			return
 		}
 		if s == nil {
@@ -116,15 +100,7 @@ func FuzzLoadWithOverlay(f *testing.F) {
 	f.Fuzz(func(t *testing.T, ov []byte) {
 		pb, err := LoadWithOverlay("demo.yaml", []byte(goodPlaybook), "fuzz.overlay.yaml", ov, testSchema)
 		if err != nil {
-			es, ok := err.(Errors)
-			if !ok || len(es) == 0 {
-				t.Fatalf("error is not a non-empty Errors: %T %v", err, err)
-			}
-			for _, e := range es {
-				if e.Line < 1 || e.Column < 1 {
-					t.Fatalf("error without a position: %v", e)
-				}
-			}
+			requirePositioned(t, err)
 			return
 		}
 		params, err := pb.BindParams(map[string]string{"pid": "1"})
@@ -192,5 +168,20 @@ rules:
 	}
 	if res.Verdict.Class != "inconclusive" || len(res.Verdict.Unchecked) != 1 {
 		t.Errorf("verdict %+v, want inconclusive with memory unchecked", res.Verdict)
+	}
+}
+
+// requirePositioned fails unless err is a non-empty Errors whose every
+// entry has a file position.
+func requirePositioned(t *testing.T, err error) {
+	t.Helper()
+	es, ok := err.(Errors)
+	if !ok || len(es) == 0 {
+		t.Fatalf("error is not a non-empty Errors: %T %v", err, err)
+	}
+	for _, e := range es {
+		if e.Line < 1 || e.Column < 1 {
+			t.Fatalf("error without a position: %v", e)
+		}
 	}
 }
