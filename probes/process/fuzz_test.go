@@ -17,14 +17,15 @@ func FuzzProcFiles(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		parseStat(b)
 		parseStatus(b)
-		parseSchedstat(b)
+		taskCtxtSwitches(b)
+		taskBlkioTicks(b)
 		parseIO(b)
 		parseCmdline(b)
 	})
 }
 
 // Found by TestFaultTenThousandThreads: readings are spaced by the thread
-// count (1 ms per thread), and the window's last reading was skipped too,
+// count (then 1 ms per thread), and the window's last reading was skipped too,
 // so a process with more threads than the window had milliseconds got one
 // reading and every rate was unknown. Here: 17 threads, readings 10 ms apart.
 func TestLastReadingNotSkippedOnManyThreads(t *testing.T) {

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/diagnose-sh/diagnose/probes/probe"
 )
 
 // errFormat is wrapped by every parse error.
@@ -161,25 +163,38 @@ func parseKB(v string) (uint64, error) {
 	return strconv.ParseUint(num, 10, 64)
 }
 
-// schedstat is /proc/PID/task/TID/schedstat: "run_ns wait_ns timeslices".
-type schedstat struct {
-	RunNS, WaitNS, Slices uint64
+// taskCtxtSwitches reads a thread's voluntary/nonvoluntary_ctxt_switches
+// from its status without parsing the other ~55 lines (this runs for every
+// thread at every reading).
+func taskCtxtSwitches(status []byte) (vol, invol uint64, ok bool) {
+	vol, okV := statusCount(status, "\nvoluntary_ctxt_switches:")
+	invol, okI := statusCount(status, "\nnonvoluntary_ctxt_switches:")
+	return vol, invol, okV && okI
 }
 
-func parseSchedstat(b []byte) (schedstat, error) {
-	f := strings.Fields(string(b))
-	if len(f) != 3 {
-		return schedstat{}, fmt.Errorf("%w: schedstat: %d fields, want 3", errFormat, len(f))
+func statusCount(b []byte, key string) (uint64, bool) {
+	i := bytes.Index(b, []byte(key))
+	if i < 0 {
+		return 0, false
 	}
-	var s schedstat
-	var err [3]error
-	s.RunNS, err[0] = strconv.ParseUint(f[0], 10, 64)
-	s.WaitNS, err[1] = strconv.ParseUint(f[1], 10, 64)
-	s.Slices, err[2] = strconv.ParseUint(f[2], 10, 64)
-	if e := errors.Join(err[:]...); e != nil {
-		return schedstat{}, fmt.Errorf("%w: schedstat: %w", errFormat, e)
+	v, ok := probe.Field(b[i+len(key):], 0)
+	if !ok {
+		return 0, false
 	}
-	return s, nil
+	return probe.Uint(v)
+}
+
+// taskBlkioTicks reads a thread's stat field 42, delayacct_blkio_ticks.
+func taskBlkioTicks(stat []byte) (uint64, bool) {
+	tail, err := probe.StatTail(stat)
+	if err != nil {
+		return 0, false
+	}
+	f, ok := probe.StatField(tail, 42)
+	if !ok {
+		return 0, false
+	}
+	return probe.Uint(f)
 }
 
 // procIO is /proc/PID/io ("rchar: 3980" lines).

@@ -19,10 +19,8 @@ package process
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 
@@ -85,7 +83,7 @@ type Facts struct {
 
 // taskReading is one thread's counters.
 type taskReading struct {
-	sched      schedstat
+	sched      probe.Schedstat
 	hasSched   bool
 	vol, invol uint64
 	hasCtxt    bool
@@ -119,35 +117,25 @@ type reader struct {
 	// deferred is the last Read call skipped by the spacing, taken in Finish.
 	deferred    probe.Host
 	hasDeferred bool
-	// per-thread files kept open between readings (re-read at offset 0:
-	// procfs regenerates them), so a reading costs reads, not opens
+	// per-thread files kept open between readings, so a reading costs
+	// reads, not opens; nil until the first reading
 	root  string
-	files map[int]*taskFiles
-	buf   []byte
+	files *probe.TaskFiles
 }
 
-// maxKeptOpen caps the threads whose files stay open (3 fds each); the
-// rest are opened and closed at every reading.
-const maxKeptOpen = 1000
+// spacingPerThread spaces readings in between: 200 threads, every 500 ms.
+const spacingPerThread = 2500 * time.Microsecond
 
-// taskFiles are one thread's stat, status and schedstat.
-type taskFiles struct {
-	stat, status, sched *os.File
-	keep                bool
-}
-
-func (t *taskFiles) close() {
-	for _, f := range []*os.File{t.stat, t.status, t.sched} {
-		if f != nil {
-			f.Close()
-		}
-	}
-	t.stat, t.status, t.sched = nil, nil, nil
-}
+// The per-thread files, in TaskFiles order.
+const (
+	fileSchedstat = iota
+	fileStatus
+	fileStat
+)
 
 // New returns a reader for one run over t.PID.
 func New(t probe.Target, _ probe.Options) probe.Reader {
-	return &reader{pid: t.PID, files: map[int]*taskFiles{}}
+	return &reader{pid: t.PID}
 }
 
 func (r *reader) Read(h probe.Host) {
@@ -157,11 +145,12 @@ func (r *reader) Read(h probe.Host) {
 	if r.ended {
 		return
 	}
-	// Readings in between only keep rates when the process exits early;
-	// space them by the thread count (≈30 µs of reads per thread). A
-	// skipped call may be the window's last: Finish reads it, so a process
-	// with more threads than the window has milliseconds still gets two.
-	if r.last != nil && h.Now.Sub(r.last.at) < time.Duration(len(r.last.tasks))*time.Millisecond {
+	// Readings in between only keep rates when the process or some of its
+	// threads exit early; space them by the thread count so that they cost
+	// at most ~0.4 % of a core (≈10 µs of reads per thread). A skipped call
+	// may be the window's last: Finish reads it, so a process with more
+	// threads than the window allows still gets two readings.
+	if r.last != nil && h.Now.Sub(r.last.at) < time.Duration(len(r.last.tasks))*spacingPerThread {
 		r.deferred, r.hasDeferred = h, true
 		return
 	}
@@ -171,8 +160,9 @@ func (r *reader) Read(h probe.Host) {
 
 // read takes one reading of the process and its threads.
 func (r *reader) read(h probe.Host) {
-	if h.Root != r.root {
-		r.closeAll()
+	if r.files == nil || h.Root != r.root {
+		r.files.Close()
+		r.files = probe.NewTaskFiles(h, r.pid, 16<<10, "schedstat", "status", "stat")
 		r.root = h.Root
 	}
 	if !r.delayChk {
@@ -236,102 +226,45 @@ func (r *reader) readOnce(h probe.Host) (*reading, error) {
 	}
 	rd.io, rd.ioErr = readIO(h, pid)
 	rd.fds, rd.fdErr = countFDs(h, pid)
-	entries, err := os.ReadDir(h.Path("proc", pid, "task"))
+	d, err := os.Open(h.Path("proc", pid, "task"))
 	if err != nil {
 		return nil, noProc(r.pid, err)
 	}
-	taskDir := h.Path("proc", pid, "task")
-	seen := make(map[int]bool, len(entries))
-	for _, e := range entries {
-		tid, err := strconv.Atoi(e.Name())
+	names, err := d.Readdirnames(-1)
+	d.Close()
+	if err != nil {
+		return nil, noProc(r.pid, err)
+	}
+	seen := make(map[int]bool, len(names))
+	for _, name := range names {
+		tid, err := strconv.Atoi(name)
 		if err != nil {
 			continue
 		}
 		seen[tid] = true
-		tf := r.files[tid]
-		if tf == nil {
-			tf = &taskFiles{keep: len(r.files) < maxKeptOpen}
-			if tf.keep {
-				r.files[tid] = tf
-			}
-		}
 		var t taskReading
-		if b, err := r.readTask(&tf.sched, taskDir, e.Name(), "schedstat"); err == nil {
-			if s, err := parseSchedstat(b); err == nil {
+		if b, err := r.files.Read(tid, fileSchedstat); err == nil {
+			if s, err := probe.ParseSchedstat(b); err == nil {
 				t.sched, t.hasSched = s, true
 			}
 		}
-		if b, err := r.readTask(&tf.status, taskDir, e.Name(), "status"); err == nil {
-			if s, err := parseStatus(b); err == nil && s.HasCtxt {
-				t.vol, t.invol, t.hasCtxt = s.Voluntary, s.Involuntary, true
-			}
+		if b, err := r.files.Read(tid, fileStatus); err == nil {
+			t.vol, t.invol, t.hasCtxt = taskCtxtSwitches(b)
 		}
-		if b, err := r.readTask(&tf.stat, taskDir, e.Name(), "stat"); err == nil {
-			if s, err := parseStat(b); err == nil && s.HasBlkio {
-				t.blkio, t.hasBlkio = s.BlkioTicks, true
+		// Field 42 is always 0 without delay accounting: skip the read.
+		if r.delayOn {
+			if b, err := r.files.Read(tid, fileStat); err == nil {
+				t.blkio, t.hasBlkio = taskBlkioTicks(b)
 			}
-		}
-		if !tf.keep {
-			tf.close()
 		}
 		if !t.hasSched && !t.hasCtxt && !t.hasBlkio {
-			r.drop(tid)
+			r.files.Drop(tid)
 			continue // the thread ended while we read it
 		}
 		rd.tasks[tid] = t
 	}
-	for tid := range r.files {
-		if !seen[tid] {
-			r.drop(tid)
-		}
-	}
+	r.files.Prune(seen)
 	return rd, nil
-}
-
-// readTask reads one of a thread's files: a kept-open one again at offset
-// 0, opening it on first use (open+read+close cost twice a read). A file
-// that fails (the thread ended, or its id was reused) is reopened once.
-// Reads are bounded like Host.ReadFile's.
-func (r *reader) readTask(slot **os.File, taskDir, tid, name string) ([]byte, error) {
-	if r.buf == nil {
-		r.buf = make([]byte, 16<<10)
-	}
-	for attempt := 0; ; attempt++ {
-		if *slot == nil {
-			f, err := os.Open(filepath.Join(taskDir, tid, name))
-			if err != nil {
-				return nil, err
-			}
-			*slot = f
-		}
-		n, err := (*slot).ReadAt(r.buf, 0)
-		switch {
-		case n == len(r.buf):
-			return nil, fmt.Errorf("read %s/%s/%s: %w", taskDir, tid, name, probe.ErrTooLarge)
-		case n > 0 && (err == nil || errors.Is(err, io.EOF)):
-			return r.buf[:n], nil
-		case attempt > 0:
-			if err == nil {
-				err = io.ErrUnexpectedEOF
-			}
-			return nil, err
-		}
-		(*slot).Close()
-		*slot = nil
-	}
-}
-
-func (r *reader) drop(tid int) {
-	if tf, ok := r.files[tid]; ok {
-		tf.close()
-		delete(r.files, tid)
-	}
-}
-
-func (r *reader) closeAll() {
-	for tid := range r.files {
-		r.drop(tid)
-	}
 }
 
 func noProc(pid int, err error) error {
@@ -400,7 +333,7 @@ func (r *reader) Finish() (any, probe.Statuses) {
 		r.hasDeferred = false
 		r.read(r.deferred)
 	}
-	r.closeAll()
+	r.files.Close()
 	st := probe.Statuses{}
 	if r.pid <= 0 {
 		st[""] = probe.Status{State: probe.Unavailable, Reason: "no target process", Fix: "pass --pid"}

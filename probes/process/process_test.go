@@ -203,7 +203,37 @@ func FuzzParseStatus(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) { parseStatus(b) })
 }
 
-func FuzzParseSchedstat(f *testing.F) {
-	f.Add([]byte("283170465 227577265 5873\n"))
-	f.Fuzz(func(t *testing.T, b []byte) { parseSchedstat(b); parseIO(b) })
+// The per-thread fast paths agree with the full parsers on every recorded
+// stat and status file, and on hostile lines.
+func TestTaskFastParsersAgree(t *testing.T) {
+	stats := probetest.FixtureFiles(t, "*/*/proc/*/task/*/stat", "*/*/proc/*/stat")
+	statuses := probetest.FixtureFiles(t, "*/*/proc/*/task/*/status", "*/*/proc/*/status")
+	if len(stats) < 10 || len(statuses) < 10 {
+		t.Fatalf("%d stat and %d status fixtures", len(stats), len(statuses))
+	}
+	for _, b := range append(stats, []byte(statLine)) {
+		s, err := parseStat(b)
+		v, ok := taskBlkioTicks(b)
+		if err == nil && (ok != s.HasBlkio || v != s.BlkioTicks) {
+			t.Errorf("%q: taskBlkioTicks %d %v, parseStat %d %v", b, v, ok, s.BlkioTicks, s.HasBlkio)
+		}
+	}
+	for _, b := range statuses {
+		s, err := parseStatus(b)
+		vol, invol, ok := taskCtxtSwitches(b)
+		if err != nil || ok != s.HasCtxt || vol != s.Voluntary || invol != s.Involuntary {
+			t.Errorf("%q: taskCtxtSwitches %d %d %v, parseStatus %+v %v", b, vol, invol, ok, s, err)
+		}
+	}
+	for _, in := range []string{"", "voluntary_ctxt_switches:\t2\n", "x\nvoluntary_ctxt_switches:\t-2\nnonvoluntary_ctxt_switches:\t7\n",
+		"x\nvoluntary_ctxt_switches:\t2\n", "x\nvoluntary_ctxt_switches:\nnonvoluntary_ctxt_switches:\t7\n"} {
+		if vol, invol, ok := taskCtxtSwitches([]byte(in)); ok {
+			t.Errorf("%q: %d %d, want not ok", in, vol, invol)
+		}
+	}
+	for _, in := range []string{"", "1 (a) S 1", "1 (a) S " + strings.Repeat("1 ", 38) + "-5", "1 (a" + strings.Repeat(" 1", 50)} {
+		if v, ok := taskBlkioTicks([]byte(in)); ok {
+			t.Errorf("%q: %d, want not ok", in, v)
+		}
+	}
 }

@@ -8,13 +8,15 @@ package threads
 //	/proc/PID/task/TID/wchan    "futex_do_wait", "0" when running or unreadable
 //	/proc/PID/task/TID/syscall  "202 0x55803a3690e8 0x189 0x0 0x0 0x0 0xffffffff 0x7f.. 0x7f.."
 //	                            (nr, 6 args, sp, pc), "-1 sp pc" outside a syscall, or "running"
-//	/proc/PID/task/TID/schedstat "run_ns wait_ns timeslices"
+//	/proc/PID/task/TID/schedstat "run_ns wait_ns timeslices" (probe.ParseSchedstat)
 
 import (
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/diagnose-sh/diagnose/probes/probe"
 )
 
 var errFormat = errors.New("unexpected format")
@@ -28,18 +30,18 @@ type taskStat struct {
 
 func parseTaskStat(b []byte) (taskStat, error) {
 	var s taskStat
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 || strings.IndexByte(string(b[:i]), '(') < 0 {
-		return s, fmt.Errorf("%w: stat: no (comm)", errFormat)
+	tail, err := probe.StatTail(b)
+	if err != nil {
+		return s, err
 	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 1 || len(f[0]) != 1 {
+	state, ok := probe.StatField(tail, 3)
+	if !ok || len(state) != 1 {
 		return s, fmt.Errorf("%w: stat: no state", errFormat)
 	}
-	s.State = f[0][0]
-	if len(f) >= 33 { // field 35 is f[32]
+	s.State = state[0]
+	if f, ok := probe.StatField(tail, 35); ok {
 		s.HasField = true
-		s.WchanSet = f[32] == "1"
+		s.WchanSet = len(f) == 1 && f[0] == '1'
 	}
 	return s, nil
 }
@@ -53,54 +55,62 @@ type sysc struct {
 }
 
 func parseSyscall(b []byte) (sysc, error) {
-	f := strings.Fields(string(b))
-	if len(f) == 1 && f[0] == "running" {
+	n := probe.CountFields(b)
+	first, _ := probe.Field(b, 0)
+	if n == 1 && string(first) == "running" {
 		return sysc{Running: true}, nil
 	}
-	if len(f) == 0 {
+	if n == 0 {
 		return sysc{}, fmt.Errorf("%w: syscall: empty", errFormat)
 	}
-	nr, err := strconv.Atoi(f[0])
-	if err != nil {
-		return sysc{}, fmt.Errorf("%w: syscall nr %q", errFormat, f[0])
-	}
-	if nr == -1 {
-		if len(f) != 3 {
-			return sysc{}, fmt.Errorf("%w: syscall: -1 with %d fields", errFormat, len(f))
+	if string(first) == "-1" {
+		if n != 3 {
+			return sysc{}, fmt.Errorf("%w: syscall: -1 with %d fields", errFormat, n)
 		}
 		return sysc{Outside: true, Nr: -1}, nil
 	}
-	if nr < 0 || len(f) != 9 {
-		return sysc{}, fmt.Errorf("%w: syscall: nr %d with %d fields, want 9", errFormat, nr, len(f))
+	nr, ok := probe.Uint(first)
+	if !ok || nr > 1<<16 {
+		return sysc{}, fmt.Errorf("%w: syscall nr %q", errFormat, first)
 	}
-	s := sysc{Nr: nr}
+	if n != 9 {
+		return sysc{}, fmt.Errorf("%w: syscall: nr %d with %d fields, want 9", errFormat, nr, n)
+	}
+	s := sysc{Nr: int(nr)}
 	for i := range 6 {
-		v, err := strconv.ParseUint(strings.TrimPrefix(f[i+1], "0x"), 16, 64)
-		if err != nil {
-			return sysc{}, fmt.Errorf("%w: syscall arg %d %q", errFormat, i+1, f[i+1])
+		f, _ := probe.Field(b, i+1)
+		v, ok := hexUint(f)
+		if !ok {
+			return sysc{}, fmt.Errorf("%w: syscall arg %d %q", errFormat, i+1, f)
 		}
 		s.Args[i] = v
 	}
 	return s, nil
 }
 
-// schedstat is "run_ns wait_ns timeslices".
-type schedstat struct{ RunNS, WaitNS, Slices uint64 }
-
-func parseSchedstat(b []byte) (schedstat, error) {
-	f := strings.Fields(string(b))
-	if len(f) != 3 {
-		return schedstat{}, fmt.Errorf("%w: schedstat: %d fields", errFormat, len(f))
+// hexUint parses "0x1f" (the prefix is optional) without allocating.
+func hexUint(b []byte) (uint64, bool) {
+	if len(b) > 2 && b[0] == '0' && (b[1] == 'x' || b[1] == 'X') {
+		b = b[2:]
 	}
-	var v [3]uint64
-	for i := range f {
-		n, err := strconv.ParseUint(f[i], 10, 64)
-		if err != nil {
-			return schedstat{}, fmt.Errorf("%w: schedstat: %q", errFormat, f[i])
+	if len(b) == 0 || len(b) > 16 {
+		return 0, false
+	}
+	var v uint64
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		case c >= 'A' && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
 		}
-		v[i] = n
+		v = v<<4 | uint64(c)
 	}
-	return schedstat{v[0], v[1], v[2]}, nil
+	return v, true
 }
 
 // stripWchan removes compiler clone suffixes: "poll_schedule_timeout.constprop.0" -> "poll_schedule_timeout".
@@ -283,6 +293,12 @@ func classify(state byte, wchan string, sc *sysc, kind func(fd int) fdKind) clas
 		return clsUnknown
 	}
 	return clsOther
+}
+
+// explains says whether a blocked thread's syscall alone classifies its wait.
+func explains(sc *sysc, kind func(fd int) fdKind) bool {
+	_, ok := classifySyscall(sc, kind)
+	return ok
 }
 
 func classifySyscall(sc *sysc, kind func(fd int) fdKind) (class, bool) {

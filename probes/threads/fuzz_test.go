@@ -9,12 +9,11 @@ import (
 // FuzzTaskFiles: the per-thread parsers over any bytes, seeded from the
 // recorded task files of real workloads.
 func FuzzTaskFiles(f *testing.F) {
-	for _, b := range probetest.FixtureFiles(f, "proc-*/t00/proc/*/task/*/stat", "proc-*/t00/proc/*/task/*/syscall", "proc-*/t00/proc/*/task/*/schedstat") {
+	for _, b := range probetest.FixtureFiles(f, "proc-*/t00/proc/*/task/*/stat", "proc-*/t00/proc/*/task/*/syscall") {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		parseTaskStat(b)
 		parseSyscall(b)
-		parseSchedstat(b)
 	})
 }

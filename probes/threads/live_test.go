@@ -69,28 +69,33 @@ func TestLiveLargeProcess(t *testing.T) {
 	}
 }
 
-// TestLiveKeepsFilesOpen: rounds re-read the same descriptors.
+// TestLiveKeepsFilesOpen: rounds re-read the thread's descriptors instead
+// of opening files again, and Finish closes them.
 func TestLiveKeepsFilesOpen(t *testing.T) {
 	probetest.Live(t)
 	bin := probetest.BuildC(t, "sleeper")
 	cmd := probetest.Start(t, bin)
 	time.Sleep(200 * time.Millisecond)
+	before := openFDs(t)
 	r := New(probe.Target{PID: cmd.Process.Pid}, probe.Options{}).(*reader)
-	r.Read(probe.Host{Root: "/", Now: time.Now()})
-	tf := r.files[cmd.Process.Pid]
-	if tf == nil || tf.stat == nil || tf.wchan == nil || tf.syscall == nil {
-		t.Fatalf("files not kept: %+v", tf)
+	now := time.Now()
+	r.Read(probe.Host{Root: "/", Now: now})
+	kept := openFDs(t) - before
+	if r.files.Open() != 1 || kept < 3 {
+		t.Fatalf("after one round: %d threads, %d descriptors kept", r.files.Open(), kept)
 	}
-	stat := tf.stat
-	r.Read(probe.Host{Root: "/", Now: time.Now().Add(time.Second)})
-	if r.files[cmd.Process.Pid].stat != stat {
-		t.Error("stat reopened between rounds")
+	for range 8 { // enough rounds for the subsampled wchan reads
+		now = now.Add(time.Second)
+		r.Read(probe.Host{Root: "/", Now: now})
+	}
+	if got := openFDs(t) - before; got != kept && got != kept+1 { // +1: wchan, opened when first needed
+		t.Errorf("%d descriptors after 9 rounds, %d after the first: files reopened", got, kept)
 	}
 	got, _ := r.Finish()
 	if f := got.(Facts); f.IdlePct < 99 || len(f.TopWchans) == 0 || f.TopWchans[0].Name != "hrtimer_nanosleep" {
 		t.Errorf("sleeper: %+v", f)
 	}
-	if len(r.files) != 0 {
-		t.Errorf("%d threads' files open after Finish", len(r.files))
+	if n := openFDs(t) - before; n > 0 {
+		t.Errorf("%d descriptors open after Finish", n)
 	}
 }

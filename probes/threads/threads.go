@@ -8,17 +8,17 @@
 // with the futex addresses threads wait on gives the lock-contention
 // evidence.
 //
-// Cost: the files are kept open and re-read at offset 0 (procfs regenerates
-// them), about 10-15 µs per thread-sample; the sampling rate adapts to the
-// thread count so that a round of all threads stays within
-// sampleBudgetPerS thread-samples per second.
+// Cost: the files are kept open and re-read at offset 0 (probe.TaskFiles),
+// about 8 µs of CPU per thread-sample; wchan is read only where the syscall
+// does not explain the wait (and for one display sample in four); the
+// sampling rate adapts to the thread count so that a round of all threads
+// stays within sampleBudgetPerS thread-samples per second.
 package threads
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"math"
 	"os"
@@ -37,8 +37,9 @@ const (
 	// maxThreadsPerRound caps how many threads one round reads; larger
 	// processes are sampled in rotating slices.
 	maxThreadsPerRound = 1000
-	// maxKeptOpen caps the threads whose files stay open (3-4 fds each).
-	maxKeptOpen = 1000
+	// wchanSubsample: one in this many samples whose syscall already
+	// classifies the wait reads wchan (for display only).
+	wchanSubsample = 4
 	// topN is how many wchans/syscalls are listed.
 	topN = 5
 )
@@ -127,30 +128,24 @@ type Facts struct {
 	JVMMonitorHolder string `expr:"jvm_monitor_holder" json:"jvm_monitor_holder" doc:"thread that holds that monitor in the dump (display)"`
 
 	// TopWchans lists the most frequent wchans of blocked samples (display).
-	TopWchans []Share `expr:"top_wchans" json:"top_wchans" doc:"most frequent kernel wait functions of blocked samples (display)"`
+	TopWchans []Share `expr:"top_wchans" json:"top_wchans" doc:"most frequent kernel wait functions of blocked samples (display; where the syscall already tells the wait, estimated from one sample in four)"`
 	// TopSyscalls lists the most frequent syscalls of blocked samples (display).
 	TopSyscalls []Share `expr:"top_syscalls" json:"top_syscalls" doc:"most frequent syscalls of blocked samples (display)"`
 }
 
-// taskFiles are a thread's files, kept open between rounds.
-type taskFiles struct {
-	stat, wchan, syscall, sched *os.File
-	keep                        bool // stays open between rounds
-}
-
-func (t *taskFiles) close() {
-	for _, f := range []*os.File{t.stat, t.wchan, t.syscall, t.sched} {
-		if f != nil {
-			f.Close()
-		}
-	}
-}
+// The per-thread files, in TaskFiles order.
+const (
+	fileStat = iota
+	fileWchan
+	fileSyscall
+	fileSchedstat
+)
 
 // threadAcc accumulates one thread over the window.
 type threadAcc struct {
 	samples, lock   int
 	cls             [numClasses]int // samples per class
-	first, last     schedstat
+	first, last     probe.Schedstat
 	firstAt, lastAt time.Time
 	hasFirst        bool
 	hasLast         bool
@@ -162,9 +157,8 @@ type reader struct {
 	run     probe.Runner // from the first reading
 	isJVM   bool
 	root    string
-	files   map[int]*taskFiles
-	buf     []byte
-	next    time.Time // earliest time of the next round (rate adaptation)
+	files   *probe.TaskFiles // nil until the first round
+	next    time.Time        // earliest time of the next round (rate adaptation)
 	firstAt time.Time
 	lastAt  time.Time
 	offset  int // rotation for processes above maxThreadsPerRound
@@ -189,7 +183,7 @@ type reader struct {
 
 // New returns a reader for one run over t.PID.
 func New(t probe.Target, o probe.Options) probe.Reader {
-	return &reader{pid: t.PID, jcmd: o.JCMD, files: map[int]*taskFiles{}, buf: make([]byte, 4096),
+	return &reader{pid: t.PID, jcmd: o.JCMD,
 		wchans: map[string]int{}, syscalls: map[string]int{}, acc: map[int]*threadAcc{}}
 }
 
@@ -197,8 +191,9 @@ func (r *reader) Read(h probe.Host) {
 	if r.pid <= 0 || r.ended {
 		return
 	}
-	if h.Root != r.root {
-		r.closeAll()
+	if r.files == nil || h.Root != r.root {
+		r.files.Close()
+		r.files = probe.NewTaskFiles(h, r.pid, 4096, "stat", "wchan", "syscall", "schedstat")
 		r.root = h.Root
 	}
 	if r.rounds > 0 && h.Now.Before(r.next) {
@@ -254,10 +249,9 @@ func (r *reader) Read(h probe.Host) {
 	seen := 0
 	live := map[int]bool{}
 	for _, tid := range tids {
-		tf := r.filesFor(taskDir, tid)
-		b, err := r.readFile(tf, &tf.stat, taskDir, tid, "stat")
+		b, err := r.files.Read(tid, fileStat)
 		if err != nil {
-			r.drop(tid)
+			r.files.Drop(tid)
 			continue
 		}
 		ts, err := parseTaskStat(b)
@@ -270,6 +264,7 @@ func (r *reader) Read(h probe.Host) {
 		}
 		var wchan string
 		var sc *sysc
+		wchanWeight := 0 // thread-samples this wchan reading stands for in top_wchans
 		if ts.State == 'S' || ts.State == 'D' {
 			if ts.HasField {
 				r.blockedSeen++
@@ -277,11 +272,8 @@ func (r *reader) Read(h probe.Host) {
 					r.wchanFlagSeen++
 				}
 			}
-			if b, err := r.readFile(tf, &tf.wchan, taskDir, tid, "wchan"); err == nil {
-				wchan = stripWchan(string(b))
-			}
 			if r.syscallOK > 0 || r.syscallFails < 10 {
-				b, err := r.readFile(tf, &tf.syscall, taskDir, tid, "syscall")
+				b, err := r.files.Read(tid, fileSyscall)
 				switch {
 				case err != nil:
 					r.syscallFails++
@@ -291,6 +283,22 @@ func (r *reader) Read(h probe.Host) {
 					if s, err := parseSyscall(b); err == nil {
 						sc = &s
 					}
+				}
+			}
+			// wchan classifies a wait its syscall does not explain; where the
+			// syscall does, it is only shown (top_wchans), so a rotating
+			// quarter of those samples is read and each stands for four.
+			switch {
+			case sc == nil || sc.Running || sc.Outside:
+				wchanWeight = 1
+			case !explains(sc, kind):
+				wchanWeight = 1
+			case (tid+r.rounds)%wchanSubsample == 0:
+				wchanWeight = wchanSubsample
+			}
+			if wchanWeight > 0 {
+				if b, err := r.files.Read(tid, fileWchan); err == nil {
+					wchan = stripWchan(string(b))
 				}
 			}
 		}
@@ -315,7 +323,7 @@ func (r *reader) Read(h probe.Host) {
 		}
 		if ts.State == 'S' || ts.State == 'D' {
 			if wchan != "" && wchan != "0" {
-				r.wchans[wchan]++
+				r.wchans[wchan] += wchanWeight
 			}
 			if sc != nil && !sc.Running && !sc.Outside {
 				r.syscalls[syscallName(sc.Nr)]++
@@ -323,8 +331,8 @@ func (r *reader) Read(h probe.Host) {
 				r.syscalls["(page fault)"]++
 			}
 		}
-		if b, err := r.readFile(tf, &tf.sched, taskDir, tid, "schedstat"); err == nil {
-			if s, err := parseSchedstat(b); err == nil {
+		if b, err := r.files.Read(tid, fileSchedstat); err == nil {
+			if s, err := probe.ParseSchedstat(b); err == nil {
 				if !a.hasFirst {
 					a.first, a.firstAt, a.hasFirst = s, h.Now, true
 				}
@@ -332,11 +340,7 @@ func (r *reader) Read(h probe.Host) {
 			}
 		}
 	}
-	for tid := range r.files {
-		if !live[tid] {
-			r.drop(tid)
-		}
-	}
+	r.files.Prune(live)
 	if seen == 0 {
 		if r.rounds > 0 {
 			r.ended = true
@@ -366,66 +370,13 @@ func (r *reader) Read(h probe.Host) {
 	r.next = h.Now.Add(time.Duration(float64(seen) / sampleBudgetPerS * float64(time.Second)))
 }
 
-func (r *reader) filesFor(taskDir string, tid int) *taskFiles {
-	if tf, ok := r.files[tid]; ok {
-		return tf
-	}
-	tf := &taskFiles{}
-	if len(r.files) < maxKeptOpen {
-		tf.keep = true
-		r.files[tid] = tf
-	}
-	return tf
-}
-
-// readFile re-reads a kept-open file at offset 0, opening it on first use.
-// Files of threads beyond maxKeptOpen are opened and closed each time.
-func (r *reader) readFile(tf *taskFiles, slot **os.File, taskDir string, tid int, name string) ([]byte, error) {
-	if *slot == nil {
-		f, err := os.Open(filepath.Join(taskDir, strconv.Itoa(tid), name))
-		if err != nil {
-			return nil, err
-		}
-		if !tf.keep {
-			defer f.Close()
-			return readAt0(f, r.buf)
-		}
-		*slot = f
-	}
-	return readAt0(*slot, r.buf)
-}
-
-func readAt0(f *os.File, buf []byte) ([]byte, error) {
-	n, err := f.ReadAt(buf, 0)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, err
-	}
-	if n == 0 {
-		return nil, io.ErrUnexpectedEOF
-	}
-	return buf[:n], nil
-}
-
-func (r *reader) drop(tid int) {
-	if tf, ok := r.files[tid]; ok {
-		tf.close()
-		delete(r.files, tid)
-	}
-}
-
-func (r *reader) closeAll() {
-	for tid := range r.files {
-		r.drop(tid)
-	}
-}
-
 var shareFields = []string{"lock_pct", "network_pct", "poll_pct", "idle_pct", "other_pct",
 	"lock_threads", "network_threads", "poll_threads", "idle_threads",
 	"mutex_wait_pct", "same_futex_waiters_avg", "same_futex_waiters_max", "lock_wakeups_per_s",
 	"contending_threads", "top_wchans", "top_syscalls"}
 
 func (r *reader) Finish() (any, probe.Statuses) {
-	r.closeAll()
+	r.files.Close()
 	st := probe.Statuses{}
 	if r.pid <= 0 {
 		st[""] = probe.Status{State: probe.Unavailable, Reason: "no target process", Fix: "pass --pid"}
@@ -651,7 +602,8 @@ func (r *reader) jvmEvidence(f *Facts, st probe.Statuses) {
 func top(m map[string]int, n float64) []Share {
 	out := make([]Share, 0, len(m))
 	for k, v := range m {
-		out = append(out, Share{Name: probe.Sanitize(k), Pct: round(float64(v) / n * 100)})
+		// min: subsampled wchan counts are estimates and may overshoot.
+		out = append(out, Share{Name: probe.Sanitize(k), Pct: min(100, round(float64(v)/n*100))})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Pct != out[j].Pct {

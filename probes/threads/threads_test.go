@@ -219,17 +219,6 @@ func TestParseTaskStat(t *testing.T) {
 	}
 }
 
-func TestParseSchedstat(t *testing.T) {
-	if s, err := parseSchedstat([]byte("283170465 227577265 5873\n")); err != nil || s.WaitNS != 227577265 || s.Slices != 5873 {
-		t.Fatalf("%+v %v", s, err)
-	}
-	for _, in := range []string{"", "1 2", "1 2 3 4", "a b c", "-1 2 3"} {
-		if _, err := parseSchedstat([]byte(in)); err == nil {
-			t.Errorf("%q: no error", in)
-		}
-	}
-}
-
 func TestClassify(t *testing.T) {
 	kinds := map[int]fdKind{3: fdSocket, 4: fdPipe, 5: fdFile, 6: fdChar, 7: fdEvent}
 	kind := func(fd int) fdKind { return kinds[fd] }
