@@ -178,13 +178,16 @@ type reader struct {
 	locErr   error
 	first    *reading
 	last     *reading
+	// host is the last reading's: the member processes are listed once,
+	// in Finish, since only their state at the end is reported (a member
+	// list of the root cgroup is every process on the machine).
+	host probe.Host
 }
 
 type reading struct {
 	now time.Time
 	mem memReading
 	cpu cpuReading
-	prc procReading
 	vm  VM
 	vmE error
 }
@@ -220,8 +223,8 @@ func (r *reader) Read(h probe.Host) {
 	if r.locErr == nil {
 		rd.mem = readMemory(h, r.loc)
 		rd.cpu = readCPU(h, r.loc)
-		rd.prc = readProcs(h, r.loc, r.target)
 	}
+	r.host = h
 	if r.first == nil {
 		r.first = rd
 	}
@@ -334,7 +337,7 @@ func (r *reader) Finish() (any, probe.Statuses) {
 		}
 	}
 
-	p := r.last.prc
+	p := readProcs(r.host, r.loc, r.target)
 	if p.err != nil {
 		s := statusFor(p.err, "cgroup processes")
 		for _, k := range []string{"process_count", "processes", "largest", "unkillable_count", "unkillable"} {
