@@ -137,6 +137,9 @@ func (s Sampler) drive(ctx context.Context, r probe.Reader, interval time.Durati
 		}
 		if interval > 0 && interval < wait {
 			wait = interval
+			if p, ok := r.(probe.Pacer); ok {
+				wait = min(end.Sub(s.Clock.Now()), max(wait, p.NextRead().Sub(s.Clock.Now())))
+			}
 		}
 		select {
 		case <-ctx.Done():

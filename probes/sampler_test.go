@@ -2,6 +2,7 @@ package probes
 
 import (
 	"context"
+	"fmt"
 	"github.com/diagnose-sh/diagnose/probes/memory"
 	"strings"
 	"testing"
@@ -56,6 +57,37 @@ func TestSamplerReadsAtStartIntervalsAndEnd(t *testing.T) {
 	}
 	if st["cpu"].State != probe.OK || st["cpu.run_queue"].State != probe.Unavailable {
 		t.Errorf("statuses not prefixed with the section: %v", st)
+	}
+}
+
+// pacedReader wants its next reading 250 ms after each one.
+type pacedReader struct {
+	countingReader
+	next time.Time
+}
+
+func (r *pacedReader) Read(h probe.Host) {
+	r.countingReader.Read(h)
+	r.next = h.Now.Add(250 * time.Millisecond)
+}
+func (r *pacedReader) NextRead() time.Time { return r.next }
+
+// A Pacer is not woken at every interval for readings it would skip, and
+// still gets the window's last reading.
+func TestSamplerHonoursPacer(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	r := &pacedReader{}
+	p := entry("cpu", "test", func(f *Facts) *cpu.Facts { return &f.CPU }, func(probe.Target, probe.Options) probe.Reader { return r })
+	p.Interval = 10 * time.Millisecond
+	s := Sampler{Clock: &fakeClock{now: start}, Window: 600 * time.Millisecond}
+	s.Run(context.Background(), []Probe{p})
+	var offsets []time.Duration
+	for _, at := range r.times {
+		offsets = append(offsets, at.Sub(start))
+	}
+	want := []time.Duration{0, 250 * time.Millisecond, 500 * time.Millisecond, 600 * time.Millisecond}
+	if fmt.Sprint(offsets) != fmt.Sprint(want) {
+		t.Fatalf("read at %v, want %v", offsets, want)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"time"
 
 	"github.com/diagnose-sh/diagnose/internal/safetext"
 )
@@ -40,6 +41,13 @@ type Statuses map[string]Status
 type Reader interface {
 	Read(h Host)
 	Finish() (any, Statuses)
+}
+
+// Pacer is a Reader whose reading rate adapts (the thread sampler reads a
+// 200-thread process every 100 ms, not every 10 ms): the sampler waits
+// until NextRead instead of waking it for readings it would skip.
+type Pacer interface {
+	NextRead() time.Time
 }
 
 // Target is what a run is about: a process and/or a cgroup (zero: the system).

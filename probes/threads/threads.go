@@ -34,6 +34,8 @@ import (
 const (
 	// sampleBudgetPerS caps thread-samples per second (≈2-3 % of one CPU).
 	sampleBudgetPerS = 2000
+	// relistEvery is how often the thread list is refreshed.
+	relistEvery = 250 * time.Millisecond
 	// maxThreadsPerRound caps how many threads one round reads; larger
 	// processes are sampled in rotating slices.
 	maxThreadsPerRound = 1000
@@ -162,6 +164,9 @@ type reader struct {
 	firstAt time.Time
 	lastAt  time.Time
 	offset  int // rotation for processes above maxThreadsPerRound
+	// tids is the last listing of the threads, taken at listedAt
+	tids     []int
+	listedAt time.Time
 
 	rounds, samples, maxThreads int
 	counts                      [numClasses]int
@@ -199,37 +204,18 @@ func (r *reader) Read(h probe.Host) {
 	if r.rounds > 0 && h.Now.Before(r.next) {
 		return
 	}
-	taskDir := h.Path("proc", strconv.Itoa(r.pid), "task")
-	d, err := os.Open(taskDir)
+	tids, err := r.taskIDs(h)
 	if err != nil {
-		if r.rounds == 0 && r.firstErr == nil {
-			r.firstErr = err
-		}
-		if r.rounds > 0 {
-			r.ended = true
-		}
-		return
-	}
-	names, err := d.Readdirnames(-1)
-	d.Close()
-	if err != nil || len(names) == 0 {
 		if r.rounds > 0 {
 			r.ended = true
 		} else if r.firstErr == nil {
-			r.firstErr = fmt.Errorf("%w: no threads", probe.ErrNoProcess)
+			r.firstErr = err
 		}
 		return
 	}
-	tids := make([]int, 0, len(names))
-	for _, n := range names {
-		if tid, err := strconv.Atoi(n); err == nil {
-			tids = append(tids, tid)
-		}
-	}
-	sort.Ints(tids)
 	if len(tids) > maxThreadsPerRound {
 		start := r.offset % len(tids)
-		tids = append(tids[start:], tids[:start]...)[:maxThreadsPerRound]
+		tids = append(append([]int(nil), tids[start:]...), tids[:start]...)[:maxThreadsPerRound]
 		r.offset += maxThreadsPerRound
 	}
 	fdCache := map[int]fdKind{}
@@ -369,6 +355,39 @@ func (r *reader) Read(h probe.Host) {
 	// Adapt: a round of n threads may come at most every n/budget seconds.
 	r.next = h.Now.Add(time.Duration(float64(seen) / sampleBudgetPerS * float64(time.Second)))
 }
+
+// taskIDs lists the process's threads, sorted, at most every relistEvery:
+// in between, threads that ended fail their reads and new ones wait for the
+// next listing (listing 200 threads costs as much as sampling 30 of them).
+func (r *reader) taskIDs(h probe.Host) ([]int, error) {
+	if r.tids != nil && h.Now.Sub(r.listedAt) < relistEvery {
+		return r.tids, nil
+	}
+	d, err := os.Open(h.Path("proc", strconv.Itoa(r.pid), "task"))
+	if err != nil {
+		return nil, err
+	}
+	names, err := d.Readdirnames(-1)
+	d.Close()
+	if err != nil {
+		return nil, err
+	}
+	tids := make([]int, 0, len(names))
+	for _, n := range names {
+		if tid, err := strconv.Atoi(n); err == nil {
+			tids = append(tids, tid)
+		}
+	}
+	if len(tids) == 0 {
+		return nil, fmt.Errorf("%w: no threads", probe.ErrNoProcess)
+	}
+	sort.Ints(tids)
+	r.tids, r.listedAt = tids, h.Now
+	return tids, nil
+}
+
+// NextRead is when the next round may come (probe.Pacer).
+func (r *reader) NextRead() time.Time { return r.next }
 
 var shareFields = []string{"lock_pct", "network_pct", "poll_pct", "idle_pct", "other_pct",
 	"lock_threads", "network_threads", "poll_threads", "idle_threads",
