@@ -8,7 +8,6 @@ package playbooks_test
 // with every section).
 
 import (
-	"bytes"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -59,7 +58,7 @@ func BenchmarkSnapshotDecode(b *testing.B) {
 			b.ReportAllocs()
 			defer cpuPerOp(b)()
 			for b.Loop() {
-				if _, err := probes.ReadSnapshot(bytes.NewReader(raw)); err != nil {
+				if _, err := probes.DecodeSnapshot(raw); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -83,7 +82,7 @@ func BenchmarkEvaluate(b *testing.B) {
 		if pb == nil {
 			b.Fatalf("no playbook %s", tc.playbook)
 		}
-		snap, err := probes.ReadSnapshot(bytes.NewReader(snapshotBytes(b, tc.snapshot)))
+		snap, err := probes.DecodeSnapshot(snapshotBytes(b, tc.snapshot))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -119,7 +118,7 @@ func BenchmarkReplay(b *testing.B) {
 	b.ReportAllocs()
 	defer cpuPerOp(b)()
 	for b.Loop() {
-		snap, err := probes.ReadSnapshot(bytes.NewReader(raw))
+		snap, err := probes.DecodeSnapshot(raw)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -139,7 +138,7 @@ func BenchmarkReplay(b *testing.B) {
 func BenchmarkReplayCase(b *testing.B) {
 	schema := engine.MustSchema(reflect.TypeOf(probes.Facts{}))
 	pb := loadAll(b, schema)["slow-app"]
-	snap, err := probes.ReadSnapshot(bytes.NewReader(snapshotBytes(b, "pthread-mutex")))
+	snap, err := probes.DecodeSnapshot(snapshotBytes(b, "pthread-mutex"))
 	if err != nil {
 		b.Fatal(err)
 	}

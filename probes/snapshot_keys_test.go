@@ -1,86 +1,106 @@
 package probes
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
-	"reflect"
+	"slices"
 	"testing"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
-// keyTreeOf is the reference for factKeys: the "facts" object decoded by
-// encoding/json, reduced to its keys (objects nested, other values true).
-func keyTreeOf(t testing.TB, b []byte) map[string]any {
+// presenceOf is the reference for factPresence: the "facts" object decoded
+// by the JSON decoder into maps, then walked along the Facts tree.
+func presenceOf(t testing.TB, b []byte) []bool {
 	var raw struct {
 		Facts map[string]any `json:"facts"`
 	}
-	if err := json.Unmarshal(b, &raw); err != nil {
+	if err := jsonv2.Unmarshal(b, &raw); err != nil {
 		t.Skip("not a JSON object with an object of facts")
 	}
-	var tree func(v any, depth int) any
-	tree = func(v any, depth int) any {
-		m, ok := v.(map[string]any)
-		if !ok || depth > 32 {
-			return true
+	tree := factTree()
+	present := make([]bool, tree.count)
+	var walk func(f *factField, m map[string]any)
+	walk = func(f *factField, m map[string]any) {
+		for i := range f.fields {
+			child := &f.fields[i]
+			v, ok := m[child.name]
+			if !ok {
+				continue
+			}
+			present[child.id] = true
+			if sub, isMap := v.(map[string]any); isMap && child.isStruct {
+				walk(child, sub)
+			}
 		}
-		out := map[string]any{}
-		for k, x := range m {
-			out[k] = tree(x, depth+1)
-		}
-		return out
 	}
-	if raw.Facts == nil {
-		return nil
-	}
-	return tree(raw.Facts, 0).(map[string]any)
+	walk(&tree.factField, raw.Facts)
+	return present
 }
 
-func checkFactKeys(t testing.TB, b []byte) {
-	want := keyTreeOf(t, b)
-	got, err := factKeys(b)
+func checkPresence(t testing.TB, b []byte) {
+	want := presenceOf(t, b)
+	got, err := factPresence(b)
 	if err != nil {
-		t.Fatalf("factKeys(%q): %v", b, err)
+		t.Fatalf("factPresence(%q): %v", b, err)
 	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("factKeys(%q) =\n%v\nencoding/json says\n%v", b, got, want)
+	if !slices.Equal(got, want) {
+		t.Errorf("factPresence(%q) finds %v,\nthe decoder %v", b, absentFacts(factTree().fields, got, nil), absentFacts(factTree().fields, want, nil))
 	}
 }
 
-func TestFactKeys(t *testing.T) {
+func TestFactPresence(t *testing.T) {
 	for _, src := range []string{
 		`{"version": 1, "facts": {"cpu": {"iowait_pct": 30, "x": [1, {"y": 2}], "s": "a\"}b"}}}`,
 		`{"facts": {"cpu": {}}, "status": {"cpu": {"state": "ok"}}}`,
 		`{"facts": null}`,
 		`{}`,
-		`{"facts": {"a": 1}, "facts": {"b": {"c": true}}}`,
-		`{"facts": {"a": {"x": 1}, "a": {"y": 2}}}`,
-		`{"facts": {"\u0063pu": {"k\"ey": -1.5e3, "n": null, "t": false}}}`,
-		"{\"facts\": {\"caf\xc3\xa9\": 1, \"bad\xff\": 2}}",
-		` { "facts" : { "a" : [ ] , "b" : "" } } trailing`,
+		`{"facts": {"cpu": null, "disks": {"busiest": {"name": "vda"}, "devices": [{"name": "x"}]}}}`,
+		`{"facts": {"\u0063pu": {"run_\u0071ueue": -1.5e3, "n": null, "t": false}}}`,
+		"{\"facts\": {\"caf\xc3\xa9\": 1, \"memory\": {\"total_bytes\": 2}}}",
+		` { "facts" : { "host" : [ ] , "psi" : "" } } `,
 	} {
-		t.Run("", func(t *testing.T) { checkFactKeys(t, []byte(src)) })
+		t.Run("", func(t *testing.T) { checkPresence(t, []byte(src)) })
 	}
 	files, _ := filepath.Glob(filepath.Join("..", "testdata", "hosts", "*", "snapshot.json"))
+	if len(files) < 5 {
+		t.Fatalf("%d recorded snapshots", len(files))
+	}
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkFactKeys(t, b)
+		checkPresence(t, b)
 	}
 }
 
-// FuzzFactKeys: on any JSON encoding/json accepts, factKeys finds the same
-// keys; on anything else it returns, never panics.
-func FuzzFactKeys(f *testing.F) {
+// FuzzFactPresence: on any JSON the decoder accepts, factPresence finds
+// the same facts; on anything else it returns, never panics.
+func FuzzFactPresence(f *testing.F) {
 	f.Add(`{"version": 1, "facts": {"cpu": {"iowait_pct": 30}}}`)
-	f.Add(`{"facts": {"a": [1, {"b": "c\\"}"}], "d": {"e": null}}}`)
-	f.Add(`{"facts": {"a": 1}, "facts": {"b": 2}}`)
+	f.Add(`{"facts": {"disks": [1, {"b": "c\\"}"}], "memory": {"e": null}}}`)
+	f.Add(`{"facts": {"cpu": 1}, "facts": {"memory": 2}}`)
 	f.Fuzz(func(t *testing.T, src string) {
-		if !json.Valid([]byte(src)) {
-			factKeys([]byte(src)) // must not panic
+		if !jsontext.Value(src).IsValid() {
+			factPresence([]byte(src)) // must not panic
 			return
 		}
-		checkFactKeys(t, []byte(src))
+		checkPresence(t, []byte(src))
 	})
+}
+
+func BenchmarkFactPresence(b *testing.B) {
+	raw, err := os.ReadFile(filepath.Join("..", "testdata", "hosts", "proc-slowapp-pthread-mutex", "snapshot.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := factPresence(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -31,7 +31,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out.rawFacts = nil
+	out.present = nil
 	if !reflect.DeepEqual(in, out) {
 		t.Errorf("round trip changed the snapshot:\n in: %+v\nout: %+v", in, out)
 	}
@@ -59,9 +59,13 @@ func TestReadSnapshotMarksAbsentFactsUnknown(t *testing.T) {
 
 func TestReadSnapshotErrors(t *testing.T) {
 	for _, c := range []struct{ src, want string }{
-		{`{"version": 1, "facts": {"cpu": {"iowait_pc": 1}}}`, `unknown field "iowait_pc"`},
+		{`{"version": 1, "facts": {"cpu": {"iowait_pc": 1}}}`, `unknown object member name "iowait_pc" within "/facts/cpu"`},
 		{`{"version": 99}`, "snapshot version 99"},
-		{`{"version": 1,`, "decode snapshot"},
+		{`{"version": 1,`, "snapshot is not valid JSON at byte 14"},
+		{`{"version": 1, "version": 1}`, `duplicate object member name "version"`},
+		{`{"Version": 1}`, `unknown object member name "Version"`},
+		{`{"version": 1} {}`, "after top-level value"},
+		{"{\"version\": 1, \"tool\": \"\xff\"}", "invalid UTF-8"},
 		{`[1,2]`, "decode snapshot"},
 		{`{"version": 1, "facts": {"cpu": {"iowait_pct": "high"}}}`, "decode snapshot"},
 	} {
@@ -116,7 +120,7 @@ func TestWithFactsMergesOverACopy(t *testing.T) {
 	if st := got.Status["psi"]; st.State != probe.Unavailable {
 		t.Errorf("a section not given keeps its status, got %+v", st)
 	}
-	if _, err := base.WithFacts([]byte(`{"cpu": {"run_queu": 9}}`)); err == nil || !strings.Contains(err.Error(), `unknown field "run_queu"`) {
+	if _, err := base.WithFacts([]byte(`{"cpu": {"run_queu": 9}}`)); err == nil || !strings.Contains(err.Error(), `unknown object member name "run_queu" within "/cpu"`) {
 		t.Errorf("a misspelt fact: %v", err)
 	}
 }
