@@ -5,11 +5,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
+	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -94,61 +92,45 @@ func TestTaskFilesCap(t *testing.T) {
 }
 
 // Live: the kept descriptor sees a running thread's counters move, and a
-// thread that exits reads as an error (its descriptor is reopened once and
-// the open fails), not stale data.
+// thread that has ended reads as an error (its descriptor is reopened once
+// and the open fails), not stale data. The thread is a busy child process's
+// only one.
 func TestTaskFilesLiveThread(t *testing.T) {
-	var tid int
-	started, stop, done := make(chan struct{}), make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	go func() {
-		runtime.LockOSThread() // the thread exits with the goroutine
-		tid = syscall.Gettid()
-		close(started)
-		for {
-			select {
-			case <-stop:
-				close(done)
-				return
-			default:
-				once.Do(func() {})
-			}
-		}
-	}()
-	<-started
-	tf := NewTaskFiles(Host{Root: "/"}, os.Getpid(), 256, "schedstat")
+	cmd := exec.Command("sh", "-c", "while :; do :; done")
+	if err := cmd.Start(); err != nil {
+		t.Skip("no sh:", err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	pid := cmd.Process.Pid
+	tf := NewTaskFiles(Host{Root: "/"}, pid, 256, "schedstat")
 	defer tf.Close()
-	b, err := tf.Read(tid, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s0, err := ParseSchedstat(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s1 Schedstat
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-		b, err := tf.Read(tid, 0)
+	read := func() Schedstat {
+		t.Helper()
+		b, err := tf.Read(pid, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s1, err = ParseSchedstat(b); err != nil {
+		s, err := ParseSchedstat(b)
+		if err != nil {
 			t.Fatal(err)
 		}
-		if s1.RunNS > s0.RunNS {
+		return s
+	}
+	s0, s1 := read(), Schedstat{}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if s1 = read(); s1.RunNS > s0.RunNS {
 			break
 		}
 	}
 	if s1.RunNS <= s0.RunNS {
 		t.Fatalf("run time did not move on the kept descriptor: %+v then %+v", s0, s1)
 	}
-	close(stop)
-	<-done
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-		if _, err := os.Stat(filepath.Join("/proc/self/task", strconv.Itoa(tid))); err != nil {
-			break
-		}
+	if tf.Open() != 1 {
+		t.Errorf("%d threads kept open, want 1", tf.Open())
 	}
-	if b, err := tf.Read(tid, 0); err == nil {
-		t.Fatalf("read of an exited thread gave %q", b)
+	cmd.Process.Kill()
+	cmd.Wait() // reaped: the task is gone
+	if b, err := tf.Read(pid, 0); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("read of an ended thread: %q, %v; want fs.ErrNotExist", b, err)
 	}
 }
