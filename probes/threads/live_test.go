@@ -10,8 +10,8 @@ import (
 	"github.com/diagnose-sh/diagnose/probes/probetest"
 )
 
-// sample drives r like the sampler does: a reading every 10 ms for d.
-func sample(r probe.Reader, d time.Duration) (any, probe.Statuses) {
+// sampleFor drives r like the sampler does: a reading every 10 ms for d.
+func sampleFor(r probe.Reader, d time.Duration) (any, probe.Statuses) {
 	end := time.Now().Add(d)
 	for time.Now().Before(end) {
 		r.Read(probe.Host{Root: "/", Now: time.Now()})
@@ -46,7 +46,7 @@ func TestLiveLargeProcess(t *testing.T) {
 	before := openFDs(t)
 	cpu0 := cpuTime()
 	r := New(probe.Target{PID: cmd.Process.Pid}, probe.Options{})
-	got, st := sample(r, 1500*time.Millisecond)
+	got, st := sampleFor(r, 1500*time.Millisecond)
 	used := cpuTime() - cpu0
 	if st[""].State != probe.OK {
 		t.Fatalf("status %+v", st)
@@ -97,5 +97,32 @@ func TestLiveKeepsFilesOpen(t *testing.T) {
 	}
 	if n := openFDs(t) - before; n > 0 {
 		t.Errorf("%d descriptors open after Finish", n)
+	}
+}
+
+// TestLiveIdlePool: 200 threads parked in pause() do not run between
+// rounds, so after the first round their samples are reused from
+// schedstat alone, and the profile still says idle.
+func TestLiveIdlePool(t *testing.T) {
+	probetest.Live(t)
+	bin := probetest.BuildC(t, "many_threads", "-lpthread")
+	cmd := probetest.Start(t, bin, "200")
+	time.Sleep(500 * time.Millisecond)
+	r := New(probe.Target{PID: cmd.Process.Pid}, probe.Options{}).(*reader)
+	got, st := sampleFor(r, time.Second)
+	if st[""].State != probe.OK {
+		t.Fatalf("status %+v", st)
+	}
+	f := got.(Facts)
+	later := f.ThreadSamples - f.Threads // every sample after each thread's first
+	t.Logf("threads=%d rounds=%d thread-samples=%d reused=%d idle=%.1f%%", f.Threads, f.Samples, f.ThreadSamples, r.reused, f.IdlePct)
+	if f.Threads != 201 || f.Samples < 5 {
+		t.Fatalf("threads %d, rounds %d", f.Threads, f.Samples)
+	}
+	if r.reused < later*9/10 {
+		t.Errorf("reused %d of %d later thread-samples: parked threads were read again", r.reused, later)
+	}
+	if f.IdlePct < 95 || len(f.TopSyscalls) == 0 || f.TopSyscalls[0].Name != "pause" {
+		t.Errorf("idle pool: %+v", f)
 	}
 }

@@ -151,6 +151,7 @@ type threadAcc struct {
 	firstAt, lastAt time.Time
 	hasFirst        bool
 	hasLast         bool
+	held            *sample // the last sample, when it found the thread blocked
 }
 
 type reader struct {
@@ -179,6 +180,7 @@ type reader struct {
 
 	firstErr      error
 	ended         bool
+	reused        int   // thread-samples that reused a blocked thread's last sample
 	syscallOK     int   // syscall files read
 	syscallFails  int   // syscall files that could not be read
 	syscallErr    error // the last such error
@@ -235,95 +237,74 @@ func (r *reader) Read(h probe.Host) {
 	seen := 0
 	live := map[int]bool{}
 	for _, tid := range tids {
-		b, err := r.files.Read(tid, fileStat)
-		if err != nil {
-			r.files.Drop(tid)
-			continue
-		}
-		ts, err := parseTaskStat(b)
-		if err != nil {
-			continue
-		}
-		live[tid] = true
-		if ts.State == 'Z' || ts.State == 'X' {
-			continue // exited, not yet reaped: no longer part of the profile
-		}
-		var wchan string
-		var sc *sysc
-		wchanWeight := 0 // thread-samples this wchan reading stands for in top_wchans
-		if ts.State == 'S' || ts.State == 'D' {
-			if ts.HasField {
-				r.blockedSeen++
-				if ts.WchanSet {
-					r.wchanFlagSeen++
-				}
-			}
-			if r.syscallOK > 0 || r.syscallFails < 10 {
-				b, err := r.files.Read(tid, fileSyscall)
-				switch {
-				case err != nil:
-					r.syscallFails++
-					r.syscallErr = err
-				default:
-					r.syscallOK++
-					if s, err := parseSyscall(b); err == nil {
-						sc = &s
+		sched, schedErr := r.schedstat(tid)
+		a := r.acc[tid]
+		var smp sample
+		if a != nil && a.held != nil && schedErr == nil && sched.RunNS == a.last.RunNS && sched.Slices == a.last.Slices {
+			// Not scheduled in since its last sample found it blocked: it is
+			// still in that wait (or woken and not yet on a CPU, which its
+			// schedstat run-queue time accounts for), so stat, syscall and
+			// wchan would read the same. Idle thread pools cost one read.
+			smp = *a.held
+			if !smp.needWchan {
+				smp.wchanWeight = 0
+				if (tid+r.rounds)%wchanSubsample == 0 {
+					if smp.wchan == "" {
+						smp.wchan = r.readWchan(tid)
+						a.held.wchan = smp.wchan
 					}
+					smp.wchanWeight = wchanSubsample
 				}
 			}
-			// wchan classifies a wait its syscall does not explain; where the
-			// syscall does, it is only shown (top_wchans), so a rotating
-			// quarter of those samples is read and each stands for four.
-			switch {
-			case sc == nil || sc.Running || sc.Outside:
-				wchanWeight = 1
-			case !explains(sc, kind):
-				wchanWeight = 1
-			case (tid+r.rounds)%wchanSubsample == 0:
-				wchanWeight = wchanSubsample
+			live[tid] = true
+			r.reused++
+		} else {
+			var alive bool
+			if smp, alive = r.observe(tid, kind); alive {
+				live[tid] = true
 			}
-			if wchanWeight > 0 {
-				if b, err := r.files.Read(tid, fileWchan); err == nil {
-					wchan = stripWchan(string(b))
-				}
+			if smp.state == 0 {
+				continue // gone, or a zombie: no longer part of the profile
 			}
 		}
-		c := classify(ts.State, wchan, sc, kind)
+		c := classify(smp.state, smp.wchan, smp.sc, kind)
 		r.counts[c]++
 		seen++
-		a := r.acc[tid]
 		if a == nil {
 			a = &threadAcc{}
 			r.acc[tid] = a
 		}
 		a.samples++
 		a.cls[c]++
+		a.held = nil
+		if smp.state == 'S' || smp.state == 'D' {
+			held := smp
+			a.held = &held
+		}
 		if c == clsLock {
 			a.lock++
-			if addr, mutex, ok := futexWait(sc); ok {
+			if addr, mutex, ok := futexWait(smp.sc); ok {
 				futexGroups[addr]++
 				if mutex {
 					r.mutexWaits++
 				}
 			}
 		}
-		if ts.State == 'S' || ts.State == 'D' {
-			if wchan != "" && wchan != "0" {
-				r.wchans[wchan] += wchanWeight
+		if smp.state == 'S' || smp.state == 'D' {
+			if smp.wchan != "" && smp.wchan != "0" {
+				r.wchans[smp.wchan] += smp.wchanWeight
 			}
-			if sc != nil && !sc.Running && !sc.Outside {
+			if sc := smp.sc; sc != nil && !sc.Running && !sc.Outside {
 				r.syscalls[syscallName(sc.Nr)]++
 			} else if sc != nil && sc.Outside {
 				r.syscalls["(page fault)"]++
 			}
 		}
-		if b, err := r.files.Read(tid, fileSchedstat); err == nil {
-			if s, err := probe.ParseSchedstat(b); err == nil {
-				if !a.hasFirst {
-					a.first, a.firstAt, a.hasFirst = s, h.Now, true
-				}
-				a.last, a.lastAt, a.hasLast = s, h.Now, true
+		if schedErr == nil {
+			if !a.hasFirst {
+				a.first, a.firstAt, a.hasFirst = sched, h.Now, true
 			}
+			a.last, a.lastAt, a.hasLast = sched, h.Now, true
 		}
 	}
 	r.files.Prune(live)
@@ -354,6 +335,85 @@ func (r *reader) Read(h probe.Host) {
 	r.maxThreads = max(r.maxThreads, seen)
 	// Adapt: a round of n threads may come at most every n/budget seconds.
 	r.next = h.Now.Add(time.Duration(float64(seen) / sampleBudgetPerS * float64(time.Second)))
+}
+
+// sample is one thread's state at one round.
+type sample struct {
+	state       byte   // 0: the thread is gone or a zombie
+	sc          *sysc  // nil when unreadable
+	wchan       string // "" when not read
+	wchanWeight int    // thread-samples this wchan reading stands for in top_wchans
+	needWchan   bool   // the syscall does not explain the wait: wchan classifies it
+}
+
+// observe reads a thread's stat and, when it is blocked, its syscall and
+// wchan. alive says whether its files are still there (a zombie's are).
+func (r *reader) observe(tid int, kind func(fd int) fdKind) (smp sample, alive bool) {
+	b, err := r.files.Read(tid, fileStat)
+	if err != nil {
+		r.files.Drop(tid)
+		return smp, false
+	}
+	ts, err := parseTaskStat(b)
+	if err != nil {
+		return smp, true
+	}
+	if ts.State == 'Z' || ts.State == 'X' {
+		return smp, true // exited, not yet reaped
+	}
+	smp.state = ts.State
+	if ts.State != 'S' && ts.State != 'D' {
+		return smp, true
+	}
+	if ts.HasField {
+		r.blockedSeen++
+		if ts.WchanSet {
+			r.wchanFlagSeen++
+		}
+	}
+	if r.syscallOK > 0 || r.syscallFails < 10 {
+		b, err := r.files.Read(tid, fileSyscall)
+		switch {
+		case err != nil:
+			r.syscallFails++
+			r.syscallErr = err
+		default:
+			r.syscallOK++
+			if s, err := parseSyscall(b); err == nil {
+				smp.sc = &s
+			}
+		}
+	}
+	// wchan classifies a wait its syscall does not explain; where the
+	// syscall does, it is only shown (top_wchans), so a rotating quarter
+	// of those samples is read and each stands for four.
+	sc := smp.sc
+	switch {
+	case sc == nil || sc.Running || sc.Outside || !explains(sc, kind):
+		smp.needWchan, smp.wchanWeight = true, 1
+	case (tid+r.rounds)%wchanSubsample == 0:
+		smp.wchanWeight = wchanSubsample
+	}
+	if smp.wchanWeight > 0 {
+		smp.wchan = r.readWchan(tid)
+	}
+	return smp, true
+}
+
+func (r *reader) readWchan(tid int) string {
+	b, err := r.files.Read(tid, fileWchan)
+	if err != nil {
+		return ""
+	}
+	return stripWchan(string(b))
+}
+
+func (r *reader) schedstat(tid int) (probe.Schedstat, error) {
+	b, err := r.files.Read(tid, fileSchedstat)
+	if err != nil {
+		return probe.Schedstat{}, err
+	}
+	return probe.ParseSchedstat(b)
 }
 
 // taskIDs lists the process's threads, sorted, at most every relistEvery:

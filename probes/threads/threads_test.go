@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -323,6 +324,8 @@ func TestZombieEndsProfile(t *testing.T) {
 	task := filepath.Join(zombie, "proc", strconv.Itoa(pid), "task", strconv.Itoa(pid), "stat")
 	b, _ := os.ReadFile(task)
 	os.WriteFile(task, []byte(strings.Replace(string(b), ") S ", ") Z ", 1)), 0o644)
+	// To exit, the thread ran: its schedstat moved past the last reading's.
+	os.WriteFile(filepath.Join(filepath.Dir(task), "schedstat"), []byte("999999999999 999999999 999999\n"), 0o644)
 	got, st := replay(t, New(probe.Target{PID: pid}, probe.Options{}), []string{roots[0], roots[1], zombie, zombie}, recordedTimes(t, "proc-sleeper"))
 	f := got.(Facts)
 	if f.Samples != 2 || f.OtherPct != 0 || st[""].Reason == "" {
@@ -414,5 +417,53 @@ func TestJcmdEvidence(t *testing.T) {
 	r.Read(probe.Host{Root: roots[0], Now: t0, Run: run})
 	if _, st = r.Finish(); len(calls) != 0 || !strings.Contains(st["jvm_blocked_threads"].Reason, "not a JVM") {
 		t.Errorf("not a JVM: calls %v status %+v", calls, st["jvm_blocked_threads"])
+	}
+}
+
+// A blocked thread whose schedstat has not moved since its last sample
+// has not run since: the sampler reuses that sample instead of reading its
+// stat and syscall again (wchan only when a display sample needs it and
+// was never read in this wait). Here the second reading lacks the blocked
+// threads' stat and syscall files: it gives the same facts as the first
+// reading twice.
+// A thread whose schedstat moved is read again (and, its files gone here,
+// dropped).
+func TestBlockedThreadNotRunSinceIsReused(t *testing.T) {
+	roots, pid := fixtureRoots(t, "proc-mutex")
+	bare := filepath.Join(t.TempDir(), "bare")
+	probetest.CopyTree(t, roots[0], bare)
+	tasks, _ := filepath.Glob(filepath.Join(bare, "proc", strconv.Itoa(pid), "task", "*"))
+	var blockedDirs []string
+	for _, dir := range tasks {
+		b, _ := os.ReadFile(filepath.Join(dir, "stat"))
+		if ts, err := parseTaskStat(b); err != nil || ts.State != 'S' && ts.State != 'D' {
+			continue // running threads are read again
+		}
+		blockedDirs = append(blockedDirs, dir)
+		for _, f := range []string{"stat", "syscall"} {
+			os.Remove(filepath.Join(dir, f))
+		}
+	}
+	times := []time.Duration{0, 500 * time.Millisecond}
+	run := func(second string) (Facts, *reader) {
+		r := New(probe.Target{PID: pid}, probe.Options{}).(*reader)
+		got, _ := probetest.ReplayAt(r, []string{roots[0], second}, times)
+		return got.(Facts), r
+	}
+	want, r0 := run(roots[0])
+	got, r := run(bare)
+	blocked := len(blockedDirs)
+	if blocked < 10 || r.reused != blocked || r0.reused != blocked {
+		t.Fatalf("reused %d and %d thread-samples, want the %d blocked threads of the first reading", r.reused, r0.reused, blocked)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("reused samples changed the facts:\n got %+v\nwant %+v", got, want)
+	}
+
+	// One thread ran since: it is read again; without its files it is gone.
+	os.WriteFile(filepath.Join(blockedDirs[0], "schedstat"), []byte("999999999999 999999999 999999\n"), 0o644)
+	got, r = run(bare)
+	if r.reused != blocked-1 || got.ThreadSamples != want.ThreadSamples-1 {
+		t.Errorf("a thread that ran: reused %d (want %d), %d thread-samples (want %d)", r.reused, blocked-1, got.ThreadSamples, want.ThreadSamples-1)
 	}
 }
