@@ -95,7 +95,8 @@ func run(reps int, bin string) error {
 	}
 	heavy := filepath.Join(tmp, "syscall_heavy")
 	mutex := filepath.Join(tmp, "mutex")
-	for src, out := range map[string]string{"syscall_heavy.c": heavy, "mutex.c": mutex} {
+	pool := filepath.Join(tmp, "many_threads")
+	for src, out := range map[string]string{"syscall_heavy.c": heavy, "mutex.c": mutex, "many_threads.c": pool} {
 		if b, err := exec.Command("gcc", "-O1", "-o", out, filepath.Join("testdata", "workloads", src), "-lpthread").CombinedOutput(); err != nil {
 			return fmt.Errorf("gcc %s: %v\n%s", src, err, b)
 		}
@@ -203,14 +204,18 @@ func run(reps int, bin string) error {
 	fmt.Printf("diagnose slow-app %.2f s vs. manual runbook %.2f s: %.1f× faster to a verdict\n", median(walls), manual, manual/median(walls))
 	check("time to verdict vs. manual runbook", fmt.Sprintf("%.2f s vs %.2f s (%.1f×)", median(walls), manual, manual/median(walls)), "faster", median(walls) < manual)
 
-	// 4. targets with more threads: the lock convoys of the live tests,
-	// without the syscall-heavy loop competing for the CPUs.
+	// 4. targets with more threads: the lock convoys of the live tests and
+	// an idle pool, without the syscall-heavy loop competing for the CPUs.
 	target.Process.Kill()
 	target.Wait()
 	for _, n := range []int{16, 200} {
-		if err := manyThreads(bin, mutex, n, max(1, reps-1)); err != nil {
+		if err := manyThreads(bin, mutex, "a lock convoy", n, max(1, reps-1)); err != nil {
 			return err
 		}
+	}
+	// A pool of parked threads, like a big idle JVM's.
+	if err := manyThreads(bin, pool, "an idle pool", 200, max(1, reps-1)); err != nil {
+		return err
 	}
 
 	// 5. replay.
@@ -235,11 +240,12 @@ func printGoals() {
 	fmt.Printf("%d of %d goals met\n", len(goals)-missed, len(goals))
 }
 
-// manyThreads measures diagnose's CPU, RSS and wall time on the mutex
-// workload with n worker threads.
-func manyThreads(bin, mutex string, n, reps int) error {
-	fmt.Printf("\n## %d-thread target (testdata/workloads/mutex.c %d: a lock convoy)\n", n+1, n)
-	m := exec.Command(mutex, strconv.Itoa(n))
+// manyThreads measures diagnose's CPU, RSS and wall time on a workload
+// (a testdata/workloads program) with n worker threads; kind says what
+// they do.
+func manyThreads(bin, workload, kind string, n, reps int) error {
+	fmt.Printf("\n## %d-thread target (testdata/workloads/%s.c %d: %s)\n", n+1, filepath.Base(workload), n, kind)
+	m := exec.Command(workload, strconv.Itoa(n))
 	if err := m.Start(); err != nil {
 		return err
 	}
@@ -262,7 +268,7 @@ func manyThreads(bin, mutex string, n, reps int) error {
 		fmt.Printf("rep %d: wall %.3f s (+%.0f ms), CPU %.3f s (%.2f%% of one core; while sampling %.2f%%), peak RSS %.1f MiB, verdict %s\n",
 			r+1, d.wall, (d.wall-d.window)*1000, d.cpu, d.cpu/d.wall*100, sc, float64(d.maxrssKiB)/1024, d.verdict)
 	}
-	what := fmt.Sprintf("(%d-thread target)", n+1)
+	what := fmt.Sprintf("(%d-thread target, %s)", n+1, kind)
 	check("diagnose CPU while sampling "+what, fmt.Sprintf("%.2f%% of one core", median(sampling)), "≤ 5%", median(sampling) <= 5)
 	fmt.Printf("diagnose CPU while sampling %.2f%% of one core; whole run, start-up included, %.2f%%\n", median(sampling), median(cpu))
 	check("diagnose peak RSS "+what, fmt.Sprintf("%.1f MiB", slices.Max(rss)), "≤ 30 MiB", slices.Max(rss) <= 30)
