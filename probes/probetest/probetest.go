@@ -6,6 +6,7 @@ package probetest
 import (
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -198,6 +199,73 @@ func Live(t testing.TB) {
 		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		f.Close()
 	})
+	// Runs before the lock is released and after the test's own workloads
+	// were stopped (cleanups run last-registered first).
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("other load when the test ended (live classifications need idle CPUs): %s", BusyProcesses(200*time.Millisecond))
+		}
+	})
+}
+
+// BusyProcesses names the processes that used at least a tenth of a CPU
+// over d, busiest first, with the load average: after a live test failed,
+// the load that may have skewed it (once a forgotten 200-thread convoy
+// holding a CPU made the io-wait test read cpu-saturated).
+func BusyProcesses(d time.Duration) string {
+	ticks := func() map[int]uint64 {
+		out := map[int]uint64{}
+		dirs, _ := filepath.Glob("/proc/[0-9]*")
+		for _, dir := range dirs {
+			pid, _ := strconv.Atoi(filepath.Base(dir))
+			b, err := os.ReadFile(filepath.Join(dir, "stat"))
+			if err != nil {
+				continue
+			}
+			tail, err := probe.StatTail(b)
+			if err != nil {
+				continue
+			}
+			u, _ := probe.StatField(tail, 14)
+			s, _ := probe.StatField(tail, 15)
+			ut, ok1 := probe.Uint(u)
+			st, ok2 := probe.Uint(s)
+			if ok1 && ok2 {
+				out[pid] = ut + st
+			}
+		}
+		return out
+	}
+	before := ticks()
+	time.Sleep(d)
+	type busy struct {
+		pid int
+		pct float64
+	}
+	var list []busy
+	for pid, t1 := range ticks() {
+		if t0, ok := before[pid]; ok && t1 > t0 {
+			// USER_HZ is 100 on every Linux architecture diagnose supports.
+			if pct := float64(t1-t0) / 100 / d.Seconds() * 100; pct >= 10 {
+				list = append(list, busy{pid, pct})
+			}
+		}
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].pct > list[j].pct })
+	load, _ := os.ReadFile("/proc/loadavg")
+	out := "load average " + strings.TrimSpace(string(load))
+	if len(list) == 0 {
+		return out + "; no process above 10 % of a CPU"
+	}
+	for _, b := range list {
+		cmd, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(b.pid), "cmdline"))
+		name := strings.TrimSpace(strings.ReplaceAll(string(cmd), "\x00", " "))
+		if len(name) > 80 {
+			name = name[:80] + "…"
+		}
+		out += fmt.Sprintf("; pid %d %q %.0f%%", b.pid, name, b.pct)
+	}
+	return out
 }
 
 // Need skips the test unless the named programs are installed; in CI
