@@ -151,7 +151,8 @@ type threadAcc struct {
 	firstAt, lastAt time.Time
 	hasFirst        bool
 	hasLast         bool
-	held            *sample // the last sample, when it found the thread blocked
+	held            sample // the last sample
+	blocked         bool   // it found the thread blocked (S or D)
 }
 
 type reader struct {
@@ -240,24 +241,9 @@ func (r *reader) Read(h probe.Host) {
 		sched, schedErr := r.schedstat(tid)
 		a := r.acc[tid]
 		var smp sample
-		if a != nil && a.held != nil && schedErr == nil && sched.RunNS == a.last.RunNS && sched.Slices == a.last.Slices {
-			// Not scheduled in since its last sample found it blocked: it is
-			// still in that wait (or woken and not yet on a CPU, which its
-			// schedstat run-queue time accounts for), so stat, syscall and
-			// wchan would read the same. Idle thread pools cost one read.
-			smp = *a.held
-			if !smp.needWchan {
-				smp.wchanWeight = 0
-				if (tid+r.rounds)%wchanSubsample == 0 {
-					if smp.wchan == "" {
-						smp.wchan = r.readWchan(tid)
-						a.held.wchan = smp.wchan
-					}
-					smp.wchanWeight = wchanSubsample
-				}
-			}
+		if a != nil && a.blocked && schedErr == nil && sched.RunNS == a.last.RunNS && sched.Slices == a.last.Slices {
+			smp = r.reuse(tid, a)
 			live[tid] = true
-			r.reused++
 		} else {
 			var alive bool
 			if smp, alive = r.observe(tid, kind); alive {
@@ -276,11 +262,8 @@ func (r *reader) Read(h probe.Host) {
 		}
 		a.samples++
 		a.cls[c]++
-		a.held = nil
-		if smp.state == 'S' || smp.state == 'D' {
-			held := smp
-			a.held = &held
-		}
+		a.blocked = smp.state == 'S' || smp.state == 'D'
+		a.held = smp
 		if c == clsLock {
 			a.lock++
 			if addr, mutex, ok := futexWait(smp.sc); ok {
@@ -290,7 +273,7 @@ func (r *reader) Read(h probe.Host) {
 				}
 			}
 		}
-		if smp.state == 'S' || smp.state == 'D' {
+		if a.blocked {
 			if smp.wchan != "" && smp.wchan != "0" {
 				r.wchans[smp.wchan] += smp.wchanWeight
 			}
@@ -344,6 +327,27 @@ type sample struct {
 	wchan       string // "" when not read
 	wchanWeight int    // thread-samples this wchan reading stands for in top_wchans
 	needWchan   bool   // the syscall does not explain the wait: wchan classifies it
+}
+
+// reuse returns the last sample of a blocked thread that has not been
+// scheduled in since: it is still in that wait (or woken and not yet on a
+// CPU, which its schedstat run-queue time accounts for), so stat, syscall
+// and wchan would read the same. An idle thread pool costs one read per
+// thread. Only a display sample may read wchan, once per wait.
+func (r *reader) reuse(tid int, a *threadAcc) sample {
+	r.reused++
+	smp := &a.held
+	if smp.needWchan {
+		return *smp
+	}
+	smp.wchanWeight = 0
+	if (tid+r.rounds)%wchanSubsample == 0 {
+		if smp.wchan == "" {
+			smp.wchan = r.readWchan(tid)
+		}
+		smp.wchanWeight = wchanSubsample
+	}
+	return *smp
 }
 
 // observe reads a thread's stat and, when it is blocked, its syscall and
