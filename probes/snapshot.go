@@ -384,83 +384,96 @@ func (s *keyScanner) str() ([]byte, error) {
 // skipStr consumes a string; plain reports that it has neither escapes nor
 // non-ASCII bytes, so its bytes are its value.
 func (s *keyScanner) skipStr() (plain bool, err error) {
-	if !s.eat('"') {
+	start := s.i
+	end, ok := endOfString(s.b, start)
+	if !ok {
 		return false, errKeyScan
 	}
-	plain = true
-	for {
-		n := bytes.IndexByte(s.b[s.i:], '"')
-		if n < 0 {
-			return false, errKeyScan
+	s.i = end
+	for _, c := range s.b[start+1 : end-1] {
+		if c == '\\' || c >= 0x80 {
+			return false, nil
 		}
-		seg := s.b[s.i : s.i+n]
-		if plain {
-			for _, c := range seg {
-				if c >= 0x80 {
-					plain = false
-					break
-				}
-			}
+	}
+	return true, nil
+}
+
+// endOfString returns the index just past the string that starts with the
+// quote at b[i].
+func endOfString(b []byte, i int) (int, bool) {
+	if i >= len(b) || b[i] != '"' {
+		return 0, false
+	}
+	i++
+	for {
+		n := bytes.IndexByte(b[i:], '"')
+		if n < 0 {
+			return 0, false
 		}
 		// The quote ends the string unless an odd run of backslashes escapes it.
 		bs := 0
-		for bs < len(seg) && seg[len(seg)-1-bs] == '\\' {
+		for bs < n && b[i+n-1-bs] == '\\' {
 			bs++
 		}
-		if bytes.IndexByte(seg, '\\') >= 0 {
-			plain = false
-		}
-		s.i += n + 1
+		i += n + 1
 		if bs%2 == 0 {
-			return plain, nil
+			return i, true
 		}
 	}
 }
 
 // skip consumes any value.
 func (s *keyScanner) skip() error {
-	if s.i >= len(s.b) {
+	b, i := s.b, s.i
+	if i >= len(b) {
 		return errKeyScan
 	}
-	switch s.b[s.i] {
+	switch b[i] {
 	case '"':
-		_, err := s.skipStr()
-		return err
+		end, ok := endOfString(b, i)
+		if !ok {
+			return errKeyScan
+		}
+		s.i = end
+		return nil
 	case '{', '[':
 		depth := 0
-		for s.i < len(s.b) {
-			for s.i < len(s.b) && !structural[s.b[s.i]] {
-				s.i++
+		for i < len(b) {
+			for i < len(b) && !structural[b[i]] {
+				i++
 			}
-			if s.i == len(s.b) {
+			if i == len(b) {
 				break
 			}
-			switch s.b[s.i] {
+			switch b[i] {
 			case '"':
-				if _, err := s.skipStr(); err != nil {
-					return err
+				end, ok := endOfString(b, i)
+				if !ok {
+					return errKeyScan
 				}
+				i = end
 				continue
 			case '{', '[':
 				depth++
 			case '}', ']':
 				depth--
 				if depth == 0 {
-					s.i++
+					s.i = i + 1
 					return nil
 				}
 			}
-			s.i++
+			i++
 		}
 		return errKeyScan
 	}
-	start := s.i
-	for s.i < len(s.b) && !delimiter[s.b[s.i]] {
-		s.i++
+	start := i
+	for i < len(b) && !delimiter[b[i]] {
+		i++
 	}
-	if s.i == start || s.i == len(s.b) {
+	if i == start || i == len(b) {
 		return errKeyScan
 	}
+	s.i = i
 	return nil
 }
 
