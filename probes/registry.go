@@ -17,6 +17,7 @@ import (
 	"github.com/diagnose-sh/diagnose/probes/probe"
 	"github.com/diagnose-sh/diagnose/probes/process"
 	"github.com/diagnose-sh/diagnose/probes/psi"
+	"github.com/diagnose-sh/diagnose/probes/sockdiag"
 	"github.com/diagnose-sh/diagnose/probes/syscalls"
 	"github.com/diagnose-sh/diagnose/probes/threads"
 )
@@ -34,6 +35,7 @@ type Facts struct {
 	Threads  threads.Facts  `expr:"threads" json:"threads"`
 	Syscalls syscalls.Facts `expr:"syscalls" json:"syscalls"`
 	Net      netstat.Facts  `expr:"net" json:"net"`
+	TCP      sockdiag.Facts `expr:"tcp" json:"tcp"`
 	Cgroup   cgroup.Facts   `expr:"cgroup" json:"cgroup"`
 	OOM      oomlog.Facts   `expr:"oom" json:"oom"`
 	JVM      jvm.Facts      `expr:"jvm" json:"jvm"`
@@ -93,6 +95,9 @@ func Registry() []Probe {
 			func(f *Facts) *syscalls.Facts { return &f.Syscalls }, syscalls.New)),
 		entry("net", "the target's TCP/UDP sockets (state, queues, peer) and its namespace's TCP retransmits, listen overflows, UDP buffer errors, rmem/wmem_max (/proc/PID/net)",
 			func(f *Facts) *netstat.Facts { return &f.Net }, netstat.New),
+		// 20 ms at most: the probe paces itself to its CPU budget (NextRead).
+		needsPID(withInterval(entry("tcp", "what the target waits for on the network: its TCP connections sampled from sock_diag netlink (tcp_info, as ss -ti) in its network namespace; requests awaiting a reply per peer, response times, connects, clients waiting on it",
+			func(f *Facts) *sockdiag.Facts { return &f.TCP }, sockdiag.New), 20*time.Millisecond)),
 		entry("cgroup", "the target's cgroup (v1, v2, hybrid): memory limit, usage, peak, OOM kills, memory.stat, CPU quota and throttling, member processes with OOM scores and QoS, vm overcommit settings",
 			func(f *Facts) *cgroup.Facts { return &f.Cgroup }, cgroup.New),
 		entry("oom", "kernel OOM-kill records from /dev/kmsg (read without blocking; needs root or CAP_SYSLOG): victim, cgroup, RSS, constraint, kills of the target",

@@ -341,7 +341,7 @@ func (e *env) sample(rf runFlags, target probe.Target, sections []string) (probe
 		names = append(names, p.Name)
 	}
 	s := probes.Sampler{
-		Host:    probe.Host{Root: rf.root, Run: probe.ExecRunner},
+		Host:    probe.Host{Root: rf.root, Run: probe.ExecRunner, SockDiag: probe.NetlinkSockDiag},
 		Clock:   probes.RealClock{},
 		Window:  rf.window,
 		Target:  target,

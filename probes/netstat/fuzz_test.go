@@ -3,6 +3,7 @@ package netstat
 import (
 	"testing"
 
+	"github.com/diagnose-sh/diagnose/probes/probe"
 	"github.com/diagnose-sh/diagnose/probes/probetest"
 )
 
@@ -16,6 +17,6 @@ func FuzzNetFiles(f *testing.F) {
 		parseSockets(b)
 		parseSNMP(b)
 		parseSNMP6(b)
-		parseSocketLink(string(b))
+		probe.SocketInode(string(b))
 	})
 }

@@ -178,7 +178,7 @@ func (r *reader) readSockets(h probe.Host) ([]Socket, Facts, error) {
 		if err != nil {
 			continue
 		}
-		if ino, ok := parseSocketLink(link); ok {
+		if ino, ok := probe.SocketInode(link); ok {
 			inodes[ino] = fd
 		}
 	}

@@ -176,11 +176,11 @@ func TestParseSNMP(t *testing.T) {
 	if _, err := parseSNMP6([]byte("a b c\n")); err == nil {
 		t.Error("snmp6: no error")
 	}
-	if ino, ok := parseSocketLink("socket:[12158]"); !ok || ino != 12158 {
+	if ino, ok := probe.SocketInode("socket:[12158]"); !ok || ino != 12158 {
 		t.Error("socket link")
 	}
 	for _, l := range []string{"pipe:[1]", "socket:[x]", "socket:[1", "/dev/null"} {
-		if _, ok := parseSocketLink(l); ok {
+		if _, ok := probe.SocketInode(l); ok {
 			t.Errorf("%q taken for a socket", l)
 		}
 	}

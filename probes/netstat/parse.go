@@ -197,20 +197,6 @@ func parseSNMP6(b []byte) (map[string]int64, error) {
 	return out, nil
 }
 
-// parseSocketLink returns the inode of a "socket:[12158]" fd link.
-func parseSocketLink(link string) (uint64, bool) {
-	s, ok := strings.CutPrefix(link, "socket:[")
-	if !ok {
-		return 0, false
-	}
-	s, ok = strings.CutSuffix(s, "]")
-	if !ok {
-		return 0, false
-	}
-	n, err := strconv.ParseUint(s, 10, 64)
-	return n, err == nil
-}
-
 func trunc(s string) string {
 	if len(s) > 60 {
 		return s[:60] + "..."

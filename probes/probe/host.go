@@ -34,6 +34,24 @@ type Host struct {
 	Now time.Time
 	// Run runs an external program (strace, jcmd); nil means none may be run.
 	Run Runner
+	// SockDiag opens a sock_diag netlink connection; nil means none may be
+	// opened (fixture trees), and socket facts are then unavailable.
+	SockDiag SockDiagDialer
+}
+
+// SockDiagDialer opens a sock_diag connection in the network namespace that
+// the file netns names (/proc/PID/ns/net), or in diagnose's own when netns
+// is "". Entering another namespace needs CAP_SYS_ADMIN.
+type SockDiagDialer func(netns string) (SockDiagConn, error)
+
+// SockDiagConn asks the kernel for its TCP sockets (what ss -ti reads).
+type SockDiagConn interface {
+	// DumpTCP dumps the TCP sockets of one address family (AF_INET or
+	// AF_INET6) whose state bit is set in states, with tcp_info, calling
+	// each with every answer's payload (struct inet_diag_msg and its
+	// attributes). The payload is only valid during the call.
+	DumpTCP(family uint8, states uint32, each func(payload []byte)) error
+	Close() error
 }
 
 // Runner runs a program with arguments and returns its combined output.

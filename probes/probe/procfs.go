@@ -9,6 +9,9 @@ package probe
 import (
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
+	"strings"
 )
 
 // ErrFormat is wrapped by every parse error of these helpers.
@@ -118,4 +121,27 @@ func ParseSchedstat(b []byte) (Schedstat, error) {
 		v[i] = n
 	}
 	return Schedstat{RunNS: v[0], WaitNS: v[1], Slices: v[2]}, nil
+}
+
+// SocketInode returns the inode of a "socket:[12158]" fd link.
+func SocketInode(link string) (uint64, bool) {
+	s, ok := strings.CutPrefix(link, "socket:[")
+	if !ok {
+		return 0, false
+	}
+	s, ok = strings.CutSuffix(s, "]")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	return n, err == nil
+}
+
+// Round2 keeps two decimals so golden files are stable and readable (NaN
+// and infinities, which JSON cannot carry, become 0).
+func Round2(x float64) float64 {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return 0
+	}
+	return math.Round(x*100) / 100
 }

@@ -1,0 +1,594 @@
+// Package sockdiag samples the target's TCP connections across the window
+// from the kernel's sock_diag netlink interface (INET_DIAG with tcp_info,
+// what ss -ti reads), inside the target's network namespace, and turns them
+// into what the target waits *for*: which peers it has asked and not yet
+// heard from, for how long, and how long their replies took; and, on the
+// connections it accepted, which clients wait on it.
+//
+// Sockets are mapped to the target by inode through /proc/PID/fd. A reading
+// costs one dump of the namespace's TCP sockets (every state but TIME_WAIT
+// and request minisocks) and, at most every rescanEvery, a re-read of the
+// target's descriptors. Only the target's answers and listeners are parsed;
+// the reading rate adapts to the namespace's size (see NextRead).
+package sockdiag
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"os"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/diagnose-sh/diagnose/probes/probe"
+)
+
+const (
+	// budgetShare is the share of one CPU the readings may cost, by the
+	// cost model below (docs/performance.md has the measured costs).
+	budgetShare = 0.015
+	// costPerAnswer and costPerTarget model a reading: every socket of the
+	// namespace is dumped and skipped by inode; the target's are parsed.
+	costPerAnswer = 600 * time.Nanosecond
+	costPerTarget = 2 * time.Microsecond
+	// costPerFD is one readlink of /proc/PID/fd/N.
+	costPerFD = 2 * time.Microsecond
+	// The descriptors are re-read every rescanPerFD per descriptor, at
+	// most every rescanEvery: a connection found late is still credited
+	// from its kernel timestamps, only one that closed unseen is missed.
+	rescanEvery = 250 * time.Millisecond
+	rescanPerFD = 250 * time.Microsecond
+	// maxFDs bounds the descriptors resolved; maxConns the connections tracked.
+	maxFDs   = 100000
+	maxConns = 20000
+	// maxListeners bounds the namespace's listeners kept to name local peers.
+	maxListeners = 4096
+	// topPeers is how many peers are listed.
+	topPeers = 10
+)
+
+// Peer is a remote address:port the target talks to, over the window.
+type Peer struct {
+	Addr             string  `expr:"addr" json:"addr" doc:"the peer's address:port"`
+	Outbound         bool    `expr:"outbound" json:"outbound" doc:"the target connected to this peer (false: the peer connected to one of the target's listeners)"`
+	Connections      int     `expr:"connections" json:"connections" doc:"connections to or from this peer seen over the window"`
+	AwaitingAvg      float64 `expr:"awaiting_avg" json:"awaiting_avg" doc:"outbound: connections to this peer with a request awaiting its reply, on average; inbound: connections whose request awaits the target's reply"`
+	Replies          int     `expr:"replies" json:"replies" doc:"replies observed (request sent, then data back); at most one per connection per reading"`
+	ResponseMSP50    float64 `expr:"response_ms_p50" json:"response_ms_p50" doc:"median response time (request sent to reply data received, kernel timestamps at jiffy resolution), ms; 0 without replies"`
+	ResponseMSMax    float64 `expr:"response_ms_max" json:"response_ms_max" doc:"longest response time observed, ms"`
+	OutstandingMSMax float64 `expr:"outstanding_ms_max" json:"outstanding_ms_max" doc:"age of the oldest request still unanswered at the last reading, ms (a stalled peer has no replies but this)"`
+	BytesSent        uint64  `expr:"bytes_sent" json:"bytes_sent" doc:"payload bytes the peer acknowledged over the window"`
+	BytesReceived    uint64  `expr:"bytes_received" json:"bytes_received" doc:"payload bytes received from the peer over the window"`
+	Retransmits      uint64  `expr:"retransmits" json:"retransmits" doc:"segments retransmitted to the peer over the window"`
+	RTTMS            float64 `expr:"rtt_ms" json:"rtt_ms" doc:"largest smoothed round-trip time of its connections at the last reading, ms (network latency, without the peer's think time)"`
+	ConnectingAvg    float64 `expr:"connecting_avg" json:"connecting_avg" doc:"connections to this peer in SYN_SENT, on average"`
+	LocalPID         int     `expr:"local_pid" json:"local_pid" doc:"the process on this host listening on the peer's address (0 when the peer is remote or its owner cannot be seen)"`
+	LocalComm        string  `expr:"local_comm" json:"local_comm" doc:"that process's command name"`
+}
+
+// Facts is the target's TCP connections over the window.
+type Facts struct {
+	Samples  int     `expr:"samples" json:"samples" doc:"socket dumps taken over the window"`
+	SampleHz float64 `expr:"sample_hz" json:"sample_hz" doc:"dumps per second (adapts to the number of sockets in the namespace)"`
+	// NamespaceSockets is the size of what each dump walks.
+	NamespaceSockets int `expr:"namespace_sockets" json:"namespace_sockets" doc:"TCP sockets in the target's network namespace at the last dump (TIME_WAIT excluded)"`
+
+	Outbound  int `expr:"outbound" json:"outbound" doc:"connections the target opened, seen over the window"`
+	Inbound   int `expr:"inbound" json:"inbound" doc:"connections the target accepted from its listeners, seen over the window"`
+	Listeners int `expr:"listeners" json:"listeners" doc:"the target's listening sockets"`
+
+	AwaitingReplyAvg float64 `expr:"awaiting_reply_avg" json:"awaiting_reply_avg" doc:"outbound connections with a request awaiting the peer's reply, on average over the window (comparable to a thread count; whatever syscall the threads wait in)"`
+	AwaitingReplyMax int     `expr:"awaiting_reply_max" json:"awaiting_reply_max" doc:"most outbound connections awaiting a reply at one dump"`
+	Replies          int     `expr:"replies" json:"replies" doc:"replies observed on outbound connections"`
+	ResponseMSP50    float64 `expr:"response_ms_p50" json:"response_ms_p50" doc:"median response time over all outbound peers, ms"`
+	ResponseMSMax    float64 `expr:"response_ms_max" json:"response_ms_max" doc:"longest response time observed on outbound connections, ms"`
+	ConnectsPerS     float64 `expr:"connects_per_s" json:"connects_per_s" doc:"outbound connections opened per second (those that lived until a dump)"`
+	ConnectingAvg    float64 `expr:"connecting_avg" json:"connecting_avg" doc:"outbound connections in SYN_SENT on average: time spent connecting"`
+	OneWay           int     `expr:"one_way" json:"one_way" doc:"outbound connections that kept sending without any reply (streams, uploads): not counted as awaiting"`
+	Retransmits      uint64  `expr:"retransmits" json:"retransmits" doc:"segments the target's connections retransmitted over the window"`
+
+	InboundPendingAvg float64 `expr:"inbound_pending_avg" json:"inbound_pending_avg" doc:"accepted connections whose client's request awaits the target's reply, on average (a server waiting for its client's next request is idle, not counted)"`
+	AcceptQueueAvg    float64 `expr:"accept_queue_avg" json:"accept_queue_avg" doc:"connections waiting in the target's accept queues, on average"`
+	AcceptQueueMax    int     `expr:"accept_queue_max" json:"accept_queue_max" doc:"longest accept queue at one dump"`
+
+	Peers   []Peer `expr:"peers" json:"peers" doc:"up to 10 peers, most awaited first (outbound before inbound at equal waits)"`
+	TopPeer Peer   `expr:"top_peer" json:"top_peer" doc:"the outbound peer the target waited on most (empty addr when none)"`
+}
+
+type listener struct {
+	addr  netip.AddrPort
+	inode uint64
+	uid   uint32
+}
+
+type owner struct {
+	pid  int
+	comm string
+}
+
+type reader struct {
+	pid     int
+	conn    probe.SockDiagConn
+	err     error // why no dump could be taken
+	stopped bool  // no further readings: nothing to read, or the process ended
+
+	inodes    map[uint64]bool
+	fds       int
+	scannedAt time.Time
+
+	firstAt, lastAt time.Time
+	samples         int
+	next            time.Time
+	nsSockets       int
+	dumpFailures    int
+	parseErrors     int
+	noCounters      bool
+
+	conns     map[uint64]*conn // by socket cookie
+	targetLn  map[netip.AddrPort]bool
+	listeners map[uint16][]listener // the namespace's, by port
+	owners    map[uint64]owner      // listener inode -> process
+	awaitMax  int
+	acceptSum float64
+	acceptMax int
+
+	batch []Sock // the target's answers of the current dump
+}
+
+// New returns a reader for t.PID.
+func New(t probe.Target, _ probe.Options) probe.Reader {
+	return &reader{pid: t.PID, conns: map[uint64]*conn{}, targetLn: map[netip.AddrPort]bool{},
+		listeners: map[uint16][]listener{}, owners: map[uint64]owner{}}
+}
+
+// NextRead keeps the readings within budgetShare of a CPU by the cost model.
+func (r *reader) NextRead() time.Time { return r.next }
+
+func (r *reader) Read(h probe.Host) {
+	if r.pid <= 0 || r.stopped || r.samples > 0 && h.Now.Before(r.next) {
+		return
+	}
+	if r.conn == nil {
+		if r.err = r.open(h); r.err != nil {
+			r.stopped = true
+			return
+		}
+	}
+	var cost time.Duration
+	if r.samples == 0 || h.Now.Sub(r.scannedAt) >= min(rescanEvery, time.Duration(r.fds)*rescanPerFD) {
+		if err := r.scanFDs(h); err != nil {
+			// Before the first dump: no facts; after: the process ended.
+			r.stopped = true
+			if r.samples == 0 {
+				r.err = err
+			}
+			return
+		}
+		r.scannedAt = h.Now
+		cost += time.Duration(r.fds) * costPerFD
+	}
+	answers, err := r.dump()
+	if err != nil {
+		r.dumpFailures++
+		if r.samples == 0 {
+			r.err, r.stopped = err, true
+		}
+		return
+	}
+	since := r.lastAt
+	if r.samples == 0 {
+		r.firstAt, since = h.Now, h.Now
+	}
+	r.take(h, since)
+	r.samples++
+	r.lastAt = h.Now
+	r.nsSockets = answers
+	cost += time.Duration(answers)*costPerAnswer + time.Duration(len(r.batch))*costPerTarget
+	r.next = h.Now.Add(time.Duration(float64(cost) / budgetShare))
+}
+
+// open connects to sock_diag in the target's network namespace.
+func (r *reader) open(h probe.Host) error {
+	if h.SockDiag == nil {
+		return errNoNetlink
+	}
+	pid := strconv.Itoa(r.pid)
+	theirs, err := os.Readlink(h.Path("proc", pid, "ns", "net"))
+	if err != nil {
+		return fmt.Errorf("network namespace of process %d: %w", r.pid, err)
+	}
+	if !strings.HasPrefix(theirs, "net:[") {
+		return fmt.Errorf("%w: /proc/%d/ns/net is %q", errNotNamespace, r.pid, theirs)
+	}
+	ns := h.Path("proc", pid, "ns", "net")
+	if ours, err := os.Readlink(h.Path("proc", "self", "ns", "net")); err == nil && ours == theirs {
+		ns = "" // ours: no setns, works without privileges
+	}
+	c, err := h.SockDiag(ns)
+	if err != nil {
+		if ns != "" && errors.Is(err, fs.ErrPermission) {
+			return fmt.Errorf("%w: %v", errEnterNamespace, err)
+		}
+		return err
+	}
+	r.conn = c
+	return nil
+}
+
+var (
+	errNoNetlink      = errors.New("socket dumps need the live kernel's sock_diag netlink interface, which this run may not open (a recorded --root tree)")
+	errNotNamespace   = errors.New("not a network namespace")
+	errEnterNamespace = errors.New("cannot enter the target's network namespace")
+)
+
+// scanFDs maps the target's socket inodes.
+func (r *reader) scanFDs(h probe.Host) error {
+	dir := h.Path("proc", strconv.Itoa(r.pid), "fd")
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("descriptors of process %d: %w", r.pid, err)
+	}
+	names, err := d.Readdirnames(maxFDs)
+	d.Close()
+	if err != nil && len(names) == 0 {
+		return fmt.Errorf("descriptors of process %d: %w", r.pid, err)
+	}
+	inodes := make(map[uint64]bool, len(r.inodes))
+	for _, n := range names {
+		link, err := os.Readlink(dir + "/" + n)
+		if err != nil {
+			continue
+		}
+		if ino, ok := probe.SocketInode(link); ok {
+			inodes[ino] = true
+		}
+	}
+	r.inodes, r.fds = inodes, len(names)
+	return nil
+}
+
+// dump takes one dump of both address families and keeps the target's
+// answers in r.batch and the namespace's listeners; it returns the number
+// of answers.
+func (r *reader) dump() (int, error) {
+	r.batch = r.batch[:0]
+	clear(r.listeners)
+	n := 0
+	var parseErr error
+	each := func(b []byte) {
+		n++
+		ino, ok := InodeOf(b)
+		if !ok {
+			parseErr = errShort
+			return
+		}
+		st, _ := StateOf(b)
+		if !r.inodes[ino] && st != stateListen {
+			return
+		}
+		s, err := ParseMsg(b)
+		if err != nil {
+			parseErr = err
+			return
+		}
+		if st == stateListen && len(r.listeners) < maxListeners {
+			r.listeners[s.Local.Port()] = append(r.listeners[s.Local.Port()], listener{s.Local, s.Inode, s.UID})
+		}
+		if r.inodes[ino] {
+			r.batch = append(r.batch, s)
+		}
+	}
+	for _, family := range []uint8{syscall.AF_INET, syscall.AF_INET6} {
+		if err := r.conn.DumpTCP(family, dumpStates, each); err != nil {
+			if family == syscall.AF_INET6 && (errors.Is(err, syscall.EAFNOSUPPORT) || errors.Is(err, syscall.ENOENT)) {
+				continue // a kernel without IPv6
+			}
+			return 0, err
+		}
+	}
+	if parseErr != nil {
+		if len(r.batch) == 0 {
+			return 0, parseErr
+		}
+		r.parseErrors++
+	}
+	return n, nil
+}
+
+// take feeds the target's answers of one dump into the connections.
+func (r *reader) take(h probe.Host, since time.Time) {
+	first := r.samples == 0
+	awaiting, accept := 0, 0
+	for _, s := range r.batch {
+		if s.State == stateListen {
+			r.targetLn[s.Local] = true
+			accept += int(s.RecvQueue)
+		}
+	}
+	for _, s := range r.batch {
+		if s.State == stateListen || s.Peer.Port() == 0 {
+			continue
+		}
+		if !s.HasCounters {
+			r.noCounters = true
+			continue
+		}
+		c := r.conns[s.Cookie]
+		seen := c != nil
+		if !seen {
+			if len(r.conns) >= maxConns {
+				continue
+			}
+			c = &conn{outbound: !r.accepted(s.Local), local: s.Local, peer: s.Peer, newInWindow: !first}
+			r.conns[s.Cookie] = c
+		}
+		e := view(s, h.Now, c.outbound)
+		if !seen {
+			c.first = e
+			if c.newInWindow { // opened during the window: count from zero
+				c.first.askBy, c.first.answerBy, c.first.retrans = 0, 0, 0
+			}
+		}
+		c.observe(e, since, seen)
+		c.seenAt = h.Now
+		if c.outbound && e.open && !c.oneWay {
+			awaiting++
+		}
+		if c.outbound && !seen {
+			r.resolve(h, c)
+		}
+	}
+	r.awaitMax = max(r.awaitMax, awaiting)
+	r.acceptSum += float64(accept)
+	r.acceptMax = max(r.acceptMax, accept)
+}
+
+// accepted says whether a local address belongs to one of the target's
+// listeners (its port, on that address or a wildcard one).
+func (r *reader) accepted(local netip.AddrPort) bool {
+	for ln := range r.targetLn {
+		if ln.Port() == local.Port() && (ln.Addr().IsUnspecified() || ln.Addr() == local.Addr()) {
+			return true
+		}
+	}
+	return false
+}
+
+// resolve names the local process behind an outbound peer: a listener of
+// the namespace on the peer's port, on its address or a wildcard one when
+// the peer is this host (loopback, or the connection's own address).
+func (r *reader) resolve(h probe.Host, c *conn) {
+	here := c.peer.Addr().IsLoopback() || c.peer.Addr() == c.local.Addr()
+	for _, ln := range r.listeners[c.peer.Port()] {
+		if ln.addr.Addr() == c.peer.Addr() || here && ln.addr.Addr().IsUnspecified() {
+			if _, done := r.owners[ln.inode]; !done {
+				r.owners[ln.inode] = findOwner(h, ln.inode, ln.uid)
+			}
+			c.listener = ln.inode
+			return
+		}
+	}
+}
+
+// findOwner scans the processes of the listener's user for the descriptor
+// of its socket.
+func findOwner(h probe.Host, inode uint64, uid uint32) owner {
+	procs, err := os.ReadDir(h.Path("proc"))
+	if err != nil {
+		return owner{}
+	}
+	want := "socket:[" + strconv.FormatUint(inode, 10) + "]"
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil {
+			continue
+		}
+		if info, err := p.Info(); err == nil {
+			if st, ok := info.Sys().(*syscall.Stat_t); ok && st.Uid != uid {
+				continue
+			}
+		}
+		dir := h.Path("proc", p.Name(), "fd")
+		fds, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, fd := range fds {
+			if link, err := os.Readlink(dir + "/" + fd.Name()); err == nil && link == want {
+				comm, _ := h.ReadFile("proc", p.Name(), "comm")
+				return owner{pid: pid, comm: probe.Sanitize(strings.TrimSpace(string(comm)))}
+			}
+		}
+	}
+	return owner{}
+}
+
+var fields = []string{"samples", "sample_hz", "namespace_sockets", "outbound", "inbound", "listeners",
+	"awaiting_reply_avg", "awaiting_reply_max", "replies", "response_ms_p50", "response_ms_max", "connects_per_s",
+	"connecting_avg", "one_way", "retransmits", "inbound_pending_avg", "accept_queue_avg", "accept_queue_max",
+	"peers", "top_peer"}
+
+func (r *reader) Finish() (any, probe.Statuses) {
+	if r.conn != nil {
+		r.conn.Close()
+	}
+	st := probe.Statuses{"": {State: probe.OK}}
+	switch {
+	case r.pid <= 0:
+		return Facts{}, probe.Statuses{"": {State: probe.Unavailable, Reason: "no target process", Fix: "pass --pid"}}
+	case r.samples == 0:
+		return Facts{}, probe.Statuses{"": unavailable(r.pid, r.err)}
+	case r.noCounters && len(r.conns) == 0:
+		return Facts{}, probe.Statuses{"": {State: probe.Unavailable,
+			Reason: "this kernel's tcp_info has no data segment counters (Linux 4.6 or later is needed)"}}
+	}
+	if r.samples < 2 {
+		for _, k := range fields {
+			st[k] = probe.Status{State: probe.Unavailable, Reason: "only one socket dump in the window", Fix: "raise --duration"}
+		}
+	}
+	if r.dumpFailures > 0 || r.parseErrors > 0 {
+		st[""] = probe.Status{State: probe.OK, Reason: fmt.Sprintf("%d of %d socket dumps failed, %d had garbled answers",
+			r.dumpFailures, r.dumpFailures+r.samples, r.parseErrors)}
+	}
+	return r.facts(), st
+}
+
+func unavailable(pid int, err error) probe.Status {
+	switch {
+	case errors.Is(err, errNoNetlink), errors.Is(err, errNotNamespace):
+		return probe.Status{State: probe.Unavailable, Reason: err.Error(), Fix: "run diagnose live on the host of the process"}
+	case errors.Is(err, errEnterNamespace):
+		return probe.Status{State: probe.Unavailable, Reason: err.Error(), Fix: "run as root or with CAP_SYS_ADMIN (setns into /proc/PID/ns/net)"}
+	case errors.Is(err, fs.ErrNotExist):
+		return probe.Status{State: probe.Unavailable, Reason: fmt.Sprintf("process %d does not exist", pid)}
+	case errors.Is(err, syscall.EPROTONOSUPPORT), errors.Is(err, syscall.ENOENT):
+		return probe.Status{State: probe.Unavailable, Reason: fmt.Sprintf("sock_diag: %v", err), Fix: "load the inet_diag and tcp_diag kernel modules"}
+	}
+	return probe.StatusOf(err, "TCP connections")
+}
+
+// facts sums the connections up.
+func (r *reader) facts() Facts {
+	window := r.lastAt.Sub(r.firstAt).Seconds()
+	f := Facts{Samples: r.samples, NamespaceSockets: r.nsSockets, AwaitingReplyMax: r.awaitMax,
+		AcceptQueueMax: r.acceptMax, AcceptQueueAvg: probe.Round2(r.acceptSum / float64(r.samples))}
+	f.Listeners = len(r.targetLn)
+	if window <= 0 {
+		return f
+	}
+	if r.samples > 1 {
+		f.SampleHz = probe.Round2(float64(r.samples-1) / window)
+	}
+	type key struct {
+		addr     netip.AddrPort
+		outbound bool
+	}
+	peers := map[key]*Peer{}
+	rts := map[key][]float64{}
+	var allRT []float64
+	var waitOut, waitIn, connecting float64
+	for _, c := range r.conns {
+		k := key{c.peer, c.outbound}
+		if !c.outbound {
+			k.addr = netip.AddrPortFrom(c.peer.Addr(), 0) // clients by address, not ephemeral port
+		}
+		p := peers[k]
+		if p == nil {
+			p = &Peer{Addr: k.addr.String(), Outbound: c.outbound}
+			if !c.outbound {
+				p.Addr = c.peer.Addr().String()
+			}
+			peers[k] = p
+		}
+		p.Connections++
+		wait := c.waitS
+		if c.oneWay {
+			wait = 0
+			f.OneWay++
+		}
+		p.AwaitingAvg += wait / window
+		p.Replies += c.replies
+		p.ConnectingAvg += c.connectingS / window
+		p.BytesSent += sub(c.last.askBy, c.first.askBy)
+		p.BytesReceived += sub(c.last.answerBy, c.first.answerBy)
+		if !c.outbound {
+			p.BytesSent, p.BytesReceived = p.BytesReceived, p.BytesSent
+		}
+		retrans := uint64(0)
+		if c.last.retrans > c.first.retrans {
+			retrans = uint64(c.last.retrans - c.first.retrans)
+		}
+		p.Retransmits += retrans
+		f.Retransmits += retrans
+		if c.seenAt.Equal(r.lastAt) {
+			p.RTTMS = max(p.RTTMS, float64(c.last.rttUS)/1000)
+			if c.last.open && !c.oneWay {
+				p.OutstandingMSMax = max(p.OutstandingMSMax, float64(r.lastAt.Sub(c.last.askAt))/float64(time.Millisecond))
+			}
+		}
+		rts[k] = append(rts[k], c.rtMS...)
+		if o := r.owners[c.listener]; o.pid > 0 {
+			p.LocalPID, p.LocalComm = o.pid, o.comm
+		}
+		if c.outbound {
+			f.Outbound++
+			f.Replies += c.replies
+			waitOut += wait
+			connecting += c.connectingS
+			allRT = append(allRT, c.rtMS...)
+			if c.newInWindow {
+				f.ConnectsPerS++
+			}
+		} else {
+			f.Inbound++
+			waitIn += wait
+		}
+	}
+	f.AwaitingReplyAvg = probe.Round2(waitOut / window)
+	f.InboundPendingAvg = probe.Round2(waitIn / window)
+	f.ConnectingAvg = probe.Round2(connecting / window)
+	f.ConnectsPerS = probe.Round2(f.ConnectsPerS / window)
+	f.ResponseMSP50, f.ResponseMSMax = median(allRT), maxOf(allRT)
+	list := make([]Peer, 0, len(peers))
+	for k, p := range peers {
+		p.ResponseMSP50, p.ResponseMSMax = median(rts[k]), maxOf(rts[k])
+		p.AwaitingAvg, p.ConnectingAvg = probe.Round2(p.AwaitingAvg), probe.Round2(p.ConnectingAvg)
+		p.RTTMS, p.OutstandingMSMax = probe.Round2(p.RTTMS), probe.Round2(p.OutstandingMSMax)
+		list = append(list, *p)
+	}
+	sort.Slice(list, func(i, j int) bool {
+		a, b := list[i], list[j]
+		if a.AwaitingAvg+a.ConnectingAvg != b.AwaitingAvg+b.ConnectingAvg {
+			return a.AwaitingAvg+a.ConnectingAvg > b.AwaitingAvg+b.ConnectingAvg
+		}
+		if a.Outbound != b.Outbound {
+			return a.Outbound
+		}
+		if a.Replies != b.Replies {
+			return a.Replies > b.Replies
+		}
+		return a.Addr < b.Addr
+	})
+	for _, p := range list {
+		if p.Outbound {
+			f.TopPeer = p
+			break
+		}
+	}
+	f.Peers = list[:min(len(list), topPeers)]
+	return f
+}
+
+func sub(a, b uint64) uint64 {
+	if a > b {
+		return a - b
+	}
+	return 0
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	m := s[len(s)/2]
+	if len(s)%2 == 0 {
+		m = (s[len(s)/2-1] + m) / 2
+	}
+	return probe.Round2(m)
+}
+
+func maxOf(v []float64) float64 {
+	m := 0.0
+	for _, x := range v {
+		m = max(m, x)
+	}
+	return probe.Round2(m)
+}
