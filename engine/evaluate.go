@@ -155,7 +155,9 @@ func (p *Playbook) Evaluate(facts any, params Values, m Missing) (Result, error)
 				f := Finding{Rule: r.ID, Class: r.Class, Severity: r.Severity, Explain: r.Explain,
 					Evidence: r.evidence.render(env, missing.why), Next: []string{}}
 				for _, n := range r.next {
-					f.Next = append(f.Next, n.render(env, missing.why))
+					if step := n.render(env, missing.why); strings.TrimSpace(step) != "" {
+						f.Next = append(f.Next, step) // an empty step is a conditional one that does not apply
+					}
 				}
 				res.Findings = append(res.Findings, f)
 			}

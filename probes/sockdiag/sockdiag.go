@@ -336,7 +336,7 @@ func (r *reader) take(h probe.Host, since time.Time) {
 		}
 		c.observe(e, since, seen)
 		c.seenAt = h.Now
-		if c.outbound && e.open && !c.oneWay {
+		if c.outbound && c.last.open && !c.oneWay {
 			awaiting++
 		}
 		if c.outbound && !seen {
