@@ -302,10 +302,14 @@ func BuildC(t testing.TB, name string, flags ...string) string {
 // workload's whole process group.
 func Start(t testing.TB, name string, args ...string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(name, args...)
+	return startCmd(t, exec.Command(name, args...))
+}
+
+func startCmd(t testing.TB, cmd *exec.Cmd) *exec.Cmd {
+	t.Helper()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
+		t.Fatalf("start %s: %v", cmd.Path, err)
 	}
 	t.Cleanup(func() { Stop(cmd) })
 	return cmd

@@ -26,9 +26,9 @@ const (
 	stateNewSynRecv  = 12
 )
 
-// dumpStates asks for every state but TIME_WAIT and the request minisocks
+// DumpStates asks for every state but TIME_WAIT and the request minisocks
 // (SYN_RECV, NEW_SYN_RECV): those belong to no process's descriptor.
-const dumpStates = 0xfff &^ (1<<stateTimeWait | 1<<3 | 1<<stateNewSynRecv)
+const DumpStates = 0xfff &^ (1<<stateTimeWait | 1<<3 | 1<<stateNewSynRecv)
 
 var stateNames = [...]string{1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT1", 5: "FIN_WAIT2",
 	6: "TIME_WAIT", 7: "CLOSE", 8: "CLOSE_WAIT", 9: "LAST_ACK", 10: "LISTEN", 11: "CLOSING", 12: "NEW_SYN_RECV"}

@@ -58,11 +58,11 @@ type Peer struct {
 	Outbound         bool    `expr:"outbound" json:"outbound" doc:"the target connected to this peer (false: the peer connected to one of the target's listeners)"`
 	Connections      int     `expr:"connections" json:"connections" doc:"connections to or from this peer seen over the window"`
 	AwaitingAvg      float64 `expr:"awaiting_avg" json:"awaiting_avg" doc:"outbound: connections to this peer with a request awaiting its reply, on average; inbound: connections whose request awaits the target's reply"`
-	Replies          int     `expr:"replies" json:"replies" doc:"replies observed (request sent, then data back); at most one per connection per reading"`
-	ResponseMSP50    float64 `expr:"response_ms_p50" json:"response_ms_p50" doc:"median response time (request sent to reply data received, kernel timestamps at jiffy resolution), ms; 0 without replies"`
+	Replies          int     `expr:"replies" json:"replies" doc:"replies observed (request sent, then data back; inbound: the target's replies to this client); at most one per connection per reading"`
+	ResponseMSP50    float64 `expr:"response_ms_p50" json:"response_ms_p50" doc:"median response time (request sent to reply data received, kernel timestamps at jiffy resolution; inbound: the target's own), ms; 0 without replies"`
 	ResponseMSMax    float64 `expr:"response_ms_max" json:"response_ms_max" doc:"longest response time observed, ms"`
 	OutstandingMSMax float64 `expr:"outstanding_ms_max" json:"outstanding_ms_max" doc:"age of the oldest request still unanswered at the last reading, ms (a stalled peer has no replies but this)"`
-	BytesSent        uint64  `expr:"bytes_sent" json:"bytes_sent" doc:"payload bytes the peer acknowledged over the window"`
+	BytesSent        uint64  `expr:"bytes_sent" json:"bytes_sent" doc:"payload bytes the target sent that the peer acknowledged over the window"`
 	BytesReceived    uint64  `expr:"bytes_received" json:"bytes_received" doc:"payload bytes received from the peer over the window"`
 	Retransmits      uint64  `expr:"retransmits" json:"retransmits" doc:"segments retransmitted to the peer over the window"`
 	RTTMS            float64 `expr:"rtt_ms" json:"rtt_ms" doc:"largest smoothed round-trip time of its connections at the last reading, ms (network latency, without the peer's think time)"`
@@ -284,7 +284,7 @@ func (r *reader) dump() (int, error) {
 		}
 	}
 	for _, family := range []uint8{syscall.AF_INET, syscall.AF_INET6} {
-		if err := r.conn.DumpTCP(family, dumpStates, each); err != nil {
+		if err := r.conn.DumpTCP(family, DumpStates, each); err != nil {
 			if family == syscall.AF_INET6 && (errors.Is(err, syscall.EAFNOSUPPORT) || errors.Is(err, syscall.ENOENT)) {
 				continue // a kernel without IPv6
 			}
@@ -495,10 +495,11 @@ func (r *reader) facts() Facts {
 		p.AwaitingAvg += wait / window
 		p.Replies += c.replies
 		p.ConnectingAvg += c.connectingS / window
-		p.BytesSent += sub(c.last.askBy, c.first.askBy)
-		p.BytesReceived += sub(c.last.answerBy, c.first.answerBy)
-		if !c.outbound {
-			p.BytesSent, p.BytesReceived = p.BytesReceived, p.BytesSent
+		asked, answered := sub(c.last.askBy, c.first.askBy), sub(c.last.answerBy, c.first.answerBy)
+		if c.outbound {
+			p.BytesSent, p.BytesReceived = p.BytesSent+asked, p.BytesReceived+answered
+		} else {
+			p.BytesSent, p.BytesReceived = p.BytesSent+answered, p.BytesReceived+asked
 		}
 		retrans := uint64(0)
 		if c.last.retrans > c.first.retrans {
