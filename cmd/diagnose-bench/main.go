@@ -4,7 +4,7 @@
 // of diagnose. It needs root (diagnose reads other processes' /proc files),
 // gcc, strace, timeout, vmstat and iostat.
 //
-//	go run ./cmd/diagnose-bench [-reps 3] [-bin bin/diagnose]
+//	go run ./cmd/diagnose-bench [-reps 3] [-bin bin/diagnose] [-only sockets]
 //
 // What it does:
 //   - builds diagnose and testdata/workloads/syscall_heavy.c;
@@ -16,11 +16,17 @@
 //   - the manual runbook (vmstat 1 5; iostat -xz 1 5; strace -c -f -p PID for
 //     5 s), run sequentially as a person would;
 //   - replay of the recorded slow-app snapshots: decode+evaluate and evaluate
-//     alone, on one core (GOMAXPROCS=1).
+//     alone, on one core (GOMAXPROCS=1);
+//   - the tcp probe's socket sampling (testdata/workloads/manyconns): its CPU
+//     in this process on a target with 1,000 connections and on a small one
+//     in a namespace of 10,000 sockets, and diagnose's wall time and peak
+//     RSS on both (-only sockets runs this alone).
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"flag"
@@ -47,11 +53,17 @@ func main() {
 	reps := flag.Int("reps", 3, "repetitions of each live measurement")
 	bin := flag.String("bin", "", "diagnose binary (default: build ./cmd/diagnose into a temporary directory)")
 	replayOnly := flag.Bool("replay-only", false, "only the replay measurement (no root needed)")
+	only := flag.String("only", "", "only this measurement: sockets (the tcp probe's socket sampling budget)")
 	flag.Parse()
 	var err error
-	if *replayOnly {
+	switch {
+	case *replayOnly:
 		err = replay()
-	} else {
+	case *only == "sockets":
+		err = socketsOnly(*reps, *bin)
+	case *only != "":
+		err = fmt.Errorf("-only %q: the only one is sockets", *only)
+	default:
 		err = run(*reps, *bin)
 	}
 	if err != nil {
@@ -223,7 +235,162 @@ func run(reps int, bin string) error {
 		return err
 	}
 
+	// 6. socket sampling.
+	return socketBudget(bin, reps)
+}
+
+// socketsOnly is run with only the socket sampling budget.
+func socketsOnly(reps int, bin string) error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("run as root: diagnose reads the target's /proc files")
+	}
+	if bin == "" {
+		tmp, err := os.MkdirTemp("", "diagnose-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		bin = filepath.Join(tmp, "diagnose")
+		if out, err := exec.Command("go", "build", "-o", bin, "./cmd/diagnose").CombinedOutput(); err != nil {
+			return fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	}
+	fmt.Printf("machine: %s, %d CPUs, %s, %s; load average %s\n", cpuModel(), runtime.NumCPU(), kernel(), runtime.Version(), loadavg())
+	return socketBudget(bin, reps)
+}
+
+// socketBudget measures the tcp probe's socket sampling (sock_diag dumps of
+// the namespace and re-reads of the target's /proc/PID/fd, paced by the
+// probe's cost model) on testdata/workloads/manyconns: a target with 1,000
+// connections, then a target with 10 in a namespace of 10,000 sockets.
+func socketBudget(bin string, reps int) error {
+	tmp, err := os.MkdirTemp("", "diagnose-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	mc := filepath.Join(tmp, "manyconns")
+	if out, err := exec.Command("go", "build", "-o", mc, "./testdata/workloads/manyconns").CombinedOutput(); err != nil {
+		return fmt.Errorf("go build manyconns: %v\n%s", err, out)
+	}
+	var running []*exec.Cmd
+	stop := func(c *exec.Cmd) {
+		c.Process.Kill()
+		c.Wait()
+		running = slices.DeleteFunc(running, func(r *exec.Cmd) bool { return r == c })
+	}
+	defer func() { // clients before their servers
+		for len(running) > 0 {
+			stop(running[len(running)-1])
+		}
+	}()
+	// start runs manyconns and returns its first line of output.
+	start := func(args ...string) (*exec.Cmd, string, error) {
+		c := exec.Command(mc, args...)
+		c.Stderr = os.Stderr
+		out, err := c.StdoutPipe()
+		if err != nil {
+			return nil, "", err
+		}
+		if err := c.Start(); err != nil {
+			return nil, "", err
+		}
+		running = append(running, c)
+		line := make(chan string, 1)
+		go func() {
+			l, _ := bufio.NewReader(out).ReadString('\n')
+			line <- strings.TrimSpace(l)
+		}()
+		select {
+		case l := <-line:
+			if l == "" {
+				return nil, "", fmt.Errorf("manyconns %s exited before it started", strings.Join(args, " "))
+			}
+			return c, l, nil
+		case <-time.After(time.Minute):
+			return nil, "", fmt.Errorf("manyconns %s: not started after a minute", strings.Join(args, " "))
+		}
+	}
+	server := func() (string, error) {
+		_, l, err := start("server")
+		addr, ok := strings.CutPrefix(l, "listening ")
+		if err == nil && !ok {
+			err = fmt.Errorf("manyconns server printed %q", l)
+		}
+		return addr, err
+	}
+
+	addr, err := server()
+	if err != nil {
+		return err
+	}
+	big, _, err := start("client", "-addr", addr, "-conns", "1000", "-active", "10")
+	if err != nil {
+		return err
+	}
+	time.Sleep(500 * time.Millisecond)
+	a, err := sockets(bin, big.Process.Pid, "target with 1,000 connections", "1,000 connections, 10 of them sending a line every 100 ms", 2, reps)
+	if err != nil {
+		return err
+	}
+	stop(big)
+
+	filler, err := server()
+	if err != nil {
+		return err
+	}
+	if _, _, err := start("client", "-addr", filler, "-conns", "5000"); err != nil {
+		return err
+	}
+	small, _, err := start("client", "-addr", addr, "-conns", "10", "-active", "10")
+	if err != nil {
+		return err
+	}
+	time.Sleep(500 * time.Millisecond)
+	b, err := sockets(bin, small.Process.Pid, "10,000 sockets in the namespace", "10 connections, all sending a line every 100 ms, beside 5,000 idle ones (both ends in the namespace)", 5, reps)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\nsocket sampling: %.2f%% of one core on 1,000 connections, %.2f%% among 10,000 sockets (%.2f×)\n", a, b, b/a)
 	return nil
+}
+
+// sockets measures the tcp probe alone on pid, in this process: its CPU
+// (getrusage) over a 5 s window and the rate it chose; then diagnose
+// slow-app's wall time and peak RSS on the same target. It returns the
+// median CPU, % of one core; budget is the goal for it.
+func sockets(bin string, pid int, what, desc string, budget float64, reps int) (float64, error) {
+	fmt.Printf("\n## socket sampling, %s (testdata/workloads/manyconns, pid %d: %s)\n", what, pid, desc)
+	var cpus, hz, over, rss []float64
+	for r := range reps {
+		runtime.GC()
+		s := probes.Sampler{Host: probe.Host{Root: "/", SockDiag: probe.NetlinkSockDiag}, Clock: probes.RealClock{},
+			Window: 5 * time.Second, Target: probe.Target{PID: pid}}
+		c0, t0 := selfCPU(), time.Now()
+		facts, st := s.Run(context.Background(), probes.Select([]string{"tcp"}))
+		cpu, wall := selfCPU()-c0, time.Since(t0)
+		if st["tcp"].State != probe.OK {
+			return 0, fmt.Errorf("tcp probe on pid %d: %s: %s", pid, st["tcp"].State, st["tcp"].Reason)
+		}
+		t := facts.TCP
+		share := cpu.Seconds() / wall.Seconds() * 100
+		d, err := diag(bin, pid, nil)
+		if err != nil {
+			return 0, err
+		}
+		cpus = append(cpus, share)
+		hz = append(hz, t.SampleHz)
+		over = append(over, (d.wall-d.window)*1000)
+		rss = append(rss, float64(d.maxrssKiB)/1024)
+		fmt.Printf("rep %d: tcp probe alone: CPU %.1f ms over %.2f s (%.2f%% of one core), %d samples (%.1f/s), %d sockets in the namespace, %d outbound connections; diagnose slow-app wall %.3f s for a %.1f s window (+%.0f ms), CPU %.2f%% of one core, peak RSS %.1f MiB, verdict %s\n",
+			r+1, float64(cpu)/float64(time.Millisecond), wall.Seconds(), share, t.Samples, t.SampleHz, t.NamespaceSockets, t.Outbound,
+			d.wall, d.window, (d.wall-d.window)*1000, d.cpu/d.wall*100, float64(d.maxrssKiB)/1024, d.verdict)
+	}
+	fmt.Printf("socket sampling median %.2f%% of one core (%.2f× the %g%% goal) at %.1f samples/s\n", median(cpus), median(cpus)/budget, budget, median(hz))
+	check("socket sampling CPU ("+what+")", fmt.Sprintf("%.2f%% of one core, %.1f/s", median(cpus), median(hz)), fmt.Sprintf("≤ %g%%", budget), median(cpus) <= budget)
+	check("diagnose peak RSS ("+what+")", fmt.Sprintf("%.1f MiB", slices.Max(rss)), "≤ 30 MiB", slices.Max(rss) <= 30)
+	check("slow-app wall time − window ("+what+")", fmt.Sprintf("+%.0f ms", median(over)), "≤ +50 ms", median(over) <= 50)
+	return median(cpus), nil
 }
 
 func printGoals() {

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -123,6 +124,10 @@ type slowAppCase struct {
 	// give the same verdict and fire againRule too.
 	again     []string
 	againRule string
+	// peer, when set by pid, is the loopback server the finding must name,
+	// with a response time within 20% of delayMS.
+	peer    *string
+	delayMS float64
 }
 
 // slowAppWorkloads builds the workloads (C ones compiled once per test).
@@ -139,6 +144,18 @@ func slowAppWorkloads(t *testing.T) []slowAppCase {
 		time.Sleep(300 * time.Millisecond)
 		return cmd.Process.Pid
 	}
+	// Loopback HTTP: a server answering after delay, and clients of it.
+	httpload := probetest.BuildGo(t, "httpload")
+	server := func(t *testing.T, delay string) (string, string) {
+		_, addr := probetest.StartPrinting(t, "listening", httpload, "server", "-delay", delay)
+		return addr, "http://" + addr + "/"
+	}
+	client := func(t *testing.T, name string, args ...string) int {
+		cmd, _ := probetest.StartPrinting(t, "started", name, args...)
+		time.Sleep(500 * time.Millisecond) // every connection past its first exchange
+		return cmd.Process.Pid
+	}
+	var goPeer, jdkPeer, pyPeer, backend string
 	return []slowAppCase{
 		// On a quiet host cpu-busy fires; when other work holds the CPUs the
 		// spinner is starved instead (cpu-starved): both are class cpu.
@@ -157,6 +174,45 @@ func slowAppWorkloads(t *testing.T) []slowAppCase {
 		{name: "jvm-synchronized", class: "locks", rule: "lock-churn", pid: func(t *testing.T) int { return startJava(t, "Contend") },
 			again: []string{"--jcmd"}, againRule: "jvm-monitor-blocked"},
 		{name: "idle-jvm", class: "none", rule: "", pid: func(t *testing.T) int { return startJava(t, "Idle") }},
+		// Event loops and pools: the threads sit in epoll_wait, futex or poll while the sockets await replies.
+		{name: "go-http-client", class: "network", rule: "backend-wait", peer: &goPeer, delayMS: 300, pid: func(t *testing.T) int {
+			addr, url := server(t, "300ms")
+			goPeer = addr
+			return client(t, httpload, "client", "-url", url, "-concurrency", "4")
+		}},
+		{name: "jdk-httpclient", class: "network", rule: "backend-wait", peer: &jdkPeer, delayMS: 300, pid: func(t *testing.T) int {
+			probetest.Need(t, "java")
+			addr, url := server(t, "300ms")
+			jdkPeer = addr
+			src := filepath.Join(probetest.RepoRoot(t), "testdata", "workloads", "HttpClientLoad.java")
+			pid := client(t, "java", "-Xmx64m", src, url, "8")
+			time.Sleep(time.Second) // past JIT warm-up
+			return pid
+		}},
+		{name: "python-timeout-client", class: "network", rule: "backend-wait", peer: &pyPeer, delayMS: 300, pid: func(t *testing.T) int {
+			probetest.Need(t, "python3")
+			addr, url := server(t, "300ms")
+			pyPeer = addr
+			return client(t, "python3", filepath.Join(probetest.RepoRoot(t), "testdata", "workloads", "timeout_client.py"), url)
+		}},
+		// A server slow because its backend is: the finding names the backend.
+		{name: "proxy-slow-backend", class: "network", rule: "backend-wait", peer: &backend, delayMS: 300, pid: func(t *testing.T) int {
+			addr, url := server(t, "300ms")
+			backend = addr
+			proxy, paddr := probetest.StartPrinting(t, "listening", httpload, "proxy", "-backend", url)
+			client(t, httpload, "client", "-url", "http://"+paddr+"/", "-concurrency", "2")
+			return proxy.Process.Pid
+		}},
+		// Traps: a keep-alive pool asking once every 3 s, an idle server holding its clients' connections.
+		{name: "keepalive-poller", class: "none", rule: "", pid: func(t *testing.T) int {
+			_, url := server(t, "300ms")
+			return client(t, httpload, "keepalive", "-url", url, "-every", "3s")
+		}},
+		{name: "idle-go-server", class: "none", rule: "", pid: func(t *testing.T) int {
+			srv, addr := probetest.StartPrinting(t, "listening", httpload, "server", "-delay", "0s")
+			client(t, httpload, "idleclients", "-url", "http://"+addr+"/", "-conns", "8")
+			return srv.Process.Pid
+		}},
 	}
 }
 
@@ -182,6 +238,9 @@ func TestLiveSlowApp(t *testing.T) {
 			if tc.rule != "" && !fired {
 				t.Errorf("rule %s did not fire: %v", tc.rule, rep.rules())
 			}
+			if tc.peer != nil {
+				checkPeer(t, rep, tc.rule, *tc.peer, tc.delayMS)
+			}
 			wantCode := exitFindings
 			if tc.class == "none" {
 				wantCode = exitOK
@@ -200,6 +259,26 @@ func TestLiveSlowApp(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkPeer: the finding names the peer, and the probe measured its
+// response time close to the server's delay.
+func checkPeer(t *testing.T, rep liveReport, rule, peer string, delayMS float64) {
+	t.Helper()
+	f, _ := rep.finding(rule)
+	if !strings.Contains(f.Evidence, peer) {
+		t.Errorf("%s evidence does not name the peer %s: %s", rule, peer, f.Evidence)
+	}
+	top := rep.Facts.TCP.TopPeer
+	if top.Addr != peer || top.LocalPID == 0 {
+		t.Errorf("top peer %+v, want %s with its local PID", top, peer)
+	}
+	if rt := top.ResponseMSP50; rt < 0.8*delayMS || rt > 1.2*delayMS {
+		t.Errorf("response time median %.1f ms, want about %.0f ms", rt, delayMS)
+	}
+	if !slices.ContainsFunc(f.Next, func(n string) bool { return strings.Contains(n, "diagnose slow-app --pid "+strconv.Itoa(top.LocalPID)) }) {
+		t.Errorf("no next step for the local peer: %v", f.Next)
 	}
 }
 
@@ -360,7 +439,8 @@ func TestSlowAppSnapshots(t *testing.T) {
 	for _, tc := range []struct{ name, class string }{
 		{"spinner", "cpu"}, {"pthread-mutex", "locks"}, {"slow-peer", "network"}, {"odirect-fsync", "io"},
 		{"throttled-spinner", "throttled"}, {"sleeper", "none"}, {"idle-epoll-server", "none"},
-		{"jvm-synchronized", "locks"}, {"idle-jvm", "none"},
+		{"jvm-synchronized", "locks"}, {"idle-jvm", "none"}, {"go-http-client", "network"}, {"jdk-httpclient", "network"},
+		{"python-timeout-client", "network"}, {"proxy-slow-backend", "network"}, {"keepalive-poller", "none"}, {"idle-go-server", "none"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
@@ -394,10 +474,18 @@ func TestSlowAppEditedSnapshots(t *testing.T) {
 		}},
 		{"listen-overflow", "idle-epoll-server", "network", "listen-overflow", func(f map[string]map[string]any, _ map[string]any) {
 			f["net"]["listen_overflows_per_s"] = 36.0
-			f["net"]["accept_queue_max"] = 16.0
+			f["tcp"]["accept_queue_max"] = 16.0
 		}},
 		{"idle-jvm-stays-none", "idle-jvm", "none", "", func(f map[string]map[string]any, _ map[string]any) {
 			f["process"]["voluntary_ctx_switches_per_s"] = 5000.0 // switches alone are not contention
+		}},
+		// Without socket facts (no netlink, a namespace that cannot be entered) the
+		// thread evidence still decides what it can; futex churn alone is not called a lock.
+		{"no-tcp-blocking-peer", "slow-peer", "network", "peer-wait", func(_ map[string]map[string]any, st map[string]any) {
+			st["tcp"] = map[string]any{"state": "unavailable", "reason": "cannot enter the target's network namespace"}
+		}},
+		{"no-tcp-jdk-httpclient", "jdk-httpclient", "inconclusive", "", func(_ map[string]map[string]any, st map[string]any) {
+			st["tcp"] = map[string]any{"state": "unavailable", "reason": "cannot enter the target's network namespace"}
 		}},
 		{"no-ptrace-permission", "pthread-mutex", "inconclusive", "", func(f map[string]map[string]any, st map[string]any) {
 			s := map[string]any{"state": "unavailable", "reason": "blocked threads cannot be classified: wchan reads 0 and syscall is unreadable without ptrace permission"}

@@ -46,11 +46,11 @@ type SockDiagDialer func(netns string) (SockDiagConn, error)
 
 // SockDiagConn asks the kernel for its TCP sockets (what ss -ti reads).
 type SockDiagConn interface {
-	// DumpTCP dumps the TCP sockets of one address family (AF_INET or
-	// AF_INET6) whose state bit is set in states, with tcp_info, calling
-	// each with every answer's payload (struct inet_diag_msg and its
-	// attributes). The payload is only valid during the call.
-	DumpTCP(family uint8, states uint32, each func(payload []byte)) error
+	// DumpTCP dumps the TCP sockets (IPv4 and IPv6) whose state bit is set
+	// in states, with tcp_info, calling each with every answer's payload
+	// (struct inet_diag_msg and its attributes). The payload is only valid
+	// during the call.
+	DumpTCP(states uint32, each func(payload []byte)) error
 	Close() error
 }
 

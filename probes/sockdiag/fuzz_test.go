@@ -13,7 +13,7 @@ import (
 // bytesConn answers every dump with the same recorded bytes.
 type bytesConn []byte
 
-func (b bytesConn) DumpTCP(_ uint8, _ uint32, each func([]byte)) error {
+func (b bytesConn) DumpTCP(_ uint32, each func([]byte)) error {
 	return sockdiag.EachMessage(b, each)
 }
 
@@ -24,7 +24,7 @@ func (bytesConn) Close() error { return nil }
 // window reports finite facts (the target's descriptors name every inode
 // the seeds hold, so their answers reach the accounting).
 func FuzzSockDiag(f *testing.F) {
-	for _, b := range probetest.FixtureFiles(f, "tcp-*/t0*/sock_diag.inet.nl") {
+	for _, b := range probetest.FixtureFiles(f, "tcp-*/t0*/sock_diag.nl") {
 		f.Add(b)
 	}
 	root := probetest.Fixture(f, "tcp-go-client-slow-server", "t00")

@@ -4,8 +4,8 @@ package sockdiag_test
 // from real loopback workloads (testdata/workloads/httpload and
 // timeout_client.py): in each of 24 readings 45 ms apart, the target's
 // descriptors, the network namespace links, the local servers'
-// descriptors and names, and the sock_diag answers of both address
-// families, re-framed as netlink messages exactly as the kernel sent
+// descriptors and names, and the sock_diag answers (both address
+// families), re-framed as netlink messages exactly as the kernel sent
 // their payloads. Run it by hand, as root:
 //
 //	DIAGNOSE_RECORD=1 go test -run TestRecordFixtures ./probes/sockdiag
@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -124,9 +123,7 @@ func TestRecordFixtures(t *testing.T) {
 				for _, pid := range others {
 					recordProcess(t, root, pid, false)
 				}
-				for _, fam := range []uint8{syscall.AF_INET, syscall.AF_INET6} {
-					recordDump(t, live, fam, filepath.Join(root, dumpFile(fam)))
-				}
+				recordDump(t, live, filepath.Join(root, dumpFile))
 				times = append(times, strconv.FormatInt(at.Sub(start).Microseconds(), 10))
 				time.Sleep(recordStep)
 			}
@@ -136,12 +133,8 @@ func TestRecordFixtures(t *testing.T) {
 	}
 }
 
-func dumpFile(family uint8) string {
-	if family == syscall.AF_INET6 {
-		return "sock_diag.inet6.nl"
-	}
-	return "sock_diag.inet.nl"
-}
+// dumpFile holds a reading's dump.
+const dumpFile = "sock_diag.nl"
 
 // recordProcess copies what the probe reads of a process: its descriptor
 // links (sockets as they are, files redacted), its comm and, for the
@@ -180,7 +173,7 @@ func recordProcess(t *testing.T, root string, pid int, target bool) {
 
 // recordDump writes one dump as netlink messages: a header (length, type
 // SOCK_DIAG_BY_FAMILY, flags NLM_F_MULTI) before each payload, then NLMSG_DONE.
-func recordDump(t *testing.T, c probe.SockDiagConn, family uint8, path string) {
+func recordDump(t *testing.T, c probe.SockDiagConn, path string) {
 	var out []byte
 	frame := func(typ uint16, payload []byte) {
 		n := 16 + len(payload)
@@ -194,7 +187,7 @@ func recordDump(t *testing.T, c probe.SockDiagConn, family uint8, path string) {
 			out = append(out, 0)
 		}
 	}
-	err := c.DumpTCP(family, sockdiag.DumpStates, func(p []byte) { frame(20, p) })
+	err := c.DumpTCP(sockdiag.DumpStates, func(p []byte) { frame(20, p) })
 	if err != nil {
 		t.Fatalf("dump: %v", err)
 	}

@@ -29,15 +29,15 @@ import (
 )
 
 const (
-	// budgetShare is the share of one CPU the readings may cost, by the
-	// cost model below (docs/performance.md has the measured costs).
-	budgetShare = 0.015
-	// costPerAnswer and costPerTarget model a reading: every socket of the
-	// namespace is dumped and skipped by inode; the target's are parsed.
-	costPerAnswer = 600 * time.Nanosecond
-	costPerTarget = 2 * time.Microsecond
-	// costPerFD is one readlink of /proc/PID/fd/N.
-	costPerFD = 2 * time.Microsecond
+	// budgetShare is the share of one CPU the readings may cost: after
+	// each reading the next waits its cost divided by this share (the
+	// time the reading took, nearly all of it system time in /proc and
+	// netlink). A dump walks every TCP socket of the namespace, so a big
+	// namespace is read less often; its timestamps keep the accounting
+	// exact between readings.
+	budgetShare = 0.012
+	// minInterval is the fastest reading rate, for small namespaces.
+	minInterval = 20 * time.Millisecond
 	// The descriptors are re-read every rescanPerFD per descriptor, at
 	// most every rescanEvery: a connection found late is still credited
 	// from its kernel timestamps, only one that closed unseen is missed.
@@ -48,6 +48,8 @@ const (
 	maxConns = 20000
 	// maxListeners bounds the namespace's listeners kept to name local peers.
 	maxListeners = 4096
+	// maxOwnerLinks bounds the descriptor links read to name one local peer.
+	maxOwnerLinks = 50000
 	// topPeers is how many peers are listed.
 	topPeers = 10
 )
@@ -146,20 +148,23 @@ func New(t probe.Target, _ probe.Options) probe.Reader {
 		listeners: map[uint16][]listener{}, owners: map[uint64]owner{}}
 }
 
-// NextRead keeps the readings within budgetShare of a CPU by the cost model.
+// NextRead keeps the readings within budgetShare of a CPU.
 func (r *reader) NextRead() time.Time { return r.next }
 
+// Read takes a reading whenever the sampler asks (at the start and end of
+// the window always, in between as NextRead paces it).
 func (r *reader) Read(h probe.Host) {
-	if r.pid <= 0 || r.stopped || r.samples > 0 && h.Now.Before(r.next) {
+	if r.pid <= 0 || r.stopped {
 		return
 	}
+	began := time.Now() // the reading's real cost paces the next one
+	defer func() { r.next = h.Now.Add(max(minInterval, time.Duration(float64(time.Since(began))/budgetShare))) }()
 	if r.conn == nil {
 		if r.err = r.open(h); r.err != nil {
 			r.stopped = true
 			return
 		}
 	}
-	var cost time.Duration
 	if r.samples == 0 || h.Now.Sub(r.scannedAt) >= min(rescanEvery, time.Duration(r.fds)*rescanPerFD) {
 		if err := r.scanFDs(h); err != nil {
 			// Before the first dump: no facts; after: the process ended.
@@ -170,15 +175,19 @@ func (r *reader) Read(h probe.Host) {
 			return
 		}
 		r.scannedAt = h.Now
-		cost += time.Duration(r.fds) * costPerFD
 	}
-	answers, err := r.dump()
-	if err != nil {
-		r.dumpFailures++
-		if r.samples == 0 {
-			r.err, r.stopped = err, true
+	answers := r.nsSockets
+	if len(r.inodes) > 0 || r.samples == 0 { // a process without sockets costs no dumps
+		var err error
+		if answers, err = r.dump(); err != nil {
+			r.dumpFailures++
+			if r.samples == 0 {
+				r.err, r.stopped = err, true
+			}
+			return
 		}
-		return
+	} else {
+		r.batch = r.batch[:0]
 	}
 	since := r.lastAt
 	if r.samples == 0 {
@@ -188,8 +197,6 @@ func (r *reader) Read(h probe.Host) {
 	r.samples++
 	r.lastAt = h.Now
 	r.nsSockets = answers
-	cost += time.Duration(answers)*costPerAnswer + time.Duration(len(r.batch))*costPerTarget
-	r.next = h.Now.Add(time.Duration(float64(cost) / budgetShare))
 }
 
 // open connects to sock_diag in the target's network namespace.
@@ -283,13 +290,8 @@ func (r *reader) dump() (int, error) {
 			r.batch = append(r.batch, s)
 		}
 	}
-	for _, family := range []uint8{syscall.AF_INET, syscall.AF_INET6} {
-		if err := r.conn.DumpTCP(family, DumpStates, each); err != nil {
-			if family == syscall.AF_INET6 && (errors.Is(err, syscall.EAFNOSUPPORT) || errors.Is(err, syscall.ENOENT)) {
-				continue // a kernel without IPv6
-			}
-			return 0, err
-		}
+	if err := r.conn.DumpTCP(DumpStates, each); err != nil {
+		return 0, err
 	}
 	if parseErr != nil {
 		if len(r.batch) == 0 {
@@ -339,8 +341,8 @@ func (r *reader) take(h probe.Host, since time.Time) {
 		if c.outbound && c.last.open && !c.oneWay {
 			awaiting++
 		}
-		if c.outbound && !seen {
-			r.resolve(h, c)
+		if c.outbound && c.last.open && c.listener == 0 {
+			r.resolve(h, c) // only peers the target waits on are named
 		}
 	}
 	r.awaitMax = max(r.awaitMax, awaiting)
@@ -375,34 +377,60 @@ func (r *reader) resolve(h probe.Host, c *conn) {
 	}
 }
 
-// findOwner scans the processes of the listener's user for the descriptor
-// of its socket.
+// findOwner looks for the process holding the listener's socket. A server
+// opens its listener early, so the first pass reads only descriptors 0-15
+// of each process (no listing of a process's thousands of connections),
+// the listener's user first; the full scan after it reads at most
+// maxOwnerLinks links.
 func findOwner(h probe.Host, inode uint64, uid uint32) owner {
 	procs, err := os.ReadDir(h.Path("proc"))
 	if err != nil {
 		return owner{}
 	}
 	want := "socket:[" + strconv.FormatUint(inode, 10) + "]"
+	found := func(pid string, fd string) bool {
+		link, err := os.Readlink(h.Path("proc", pid, "fd", fd))
+		return err == nil && link == want
+	}
+	named := func(pid string) owner {
+		n, _ := strconv.Atoi(pid)
+		comm, _ := h.ReadFile("proc", pid, "comm")
+		return owner{pid: n, comm: probe.Sanitize(strings.TrimSpace(string(comm)))}
+	}
+	var pids, others []string
 	for _, p := range procs {
-		pid, err := strconv.Atoi(p.Name())
-		if err != nil {
+		if _, err := strconv.Atoi(p.Name()); err != nil {
 			continue
 		}
 		if info, err := p.Info(); err == nil {
 			if st, ok := info.Sys().(*syscall.Stat_t); ok && st.Uid != uid {
+				others = append(others, p.Name())
 				continue
 			}
 		}
-		dir := h.Path("proc", p.Name(), "fd")
-		fds, err := os.ReadDir(dir)
+		pids = append(pids, p.Name())
+	}
+	pids = append(pids, others...)
+	for _, pid := range pids {
+		for fd := range 16 {
+			if found(pid, strconv.Itoa(fd)) {
+				return named(pid)
+			}
+		}
+	}
+	budget := maxOwnerLinks
+	for _, pid := range pids {
+		fds, err := os.ReadDir(h.Path("proc", pid, "fd"))
 		if err != nil {
 			continue
 		}
-		for _, fd := range fds {
-			if link, err := os.Readlink(dir + "/" + fd.Name()); err == nil && link == want {
-				comm, _ := h.ReadFile("proc", p.Name(), "comm")
-				return owner{pid: pid, comm: probe.Sanitize(strings.TrimSpace(string(comm)))}
+		for _, fd := range fds[:min(len(fds), max(budget, 0))] {
+			if n, _ := strconv.Atoi(fd.Name()); n >= 16 && found(pid, fd.Name()) {
+				return named(pid)
 			}
+		}
+		if budget -= len(fds); budget <= 0 {
+			break
 		}
 	}
 	return owner{}
