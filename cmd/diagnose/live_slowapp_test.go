@@ -274,7 +274,7 @@ func checkPeer(t *testing.T, rep liveReport, rule, peer string, delayMS float64)
 	if top.Addr != peer || top.LocalPID == 0 {
 		t.Errorf("top peer %+v, want %s with its local PID", top, peer)
 	}
-	if rt := top.ResponseMSP50; rt < 0.8*delayMS || rt > 1.2*delayMS {
+	if rt := top.ResponseP50MS; rt < 0.8*delayMS || rt > 1.2*delayMS {
 		t.Errorf("response time median %.1f ms, want about %.0f ms", rt, delayMS)
 	}
 	if !slices.ContainsFunc(f.Next, func(n string) bool { return strings.Contains(n, "diagnose slow-app --pid "+strconv.Itoa(top.LocalPID)) }) {

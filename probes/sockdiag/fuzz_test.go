@@ -39,7 +39,7 @@ func FuzzSockDiag(f *testing.F) {
 		}
 		v, _ := r.Finish()
 		f := v.(sockdiag.Facts)
-		for _, x := range []float64{f.AwaitingReplyAvg, f.InboundPendingAvg, f.ResponseMSP50, f.ResponseMSMax, f.ConnectsPerS, f.AcceptQueueAvg} {
+		for _, x := range []float64{f.AwaitingReplyAvg, f.InboundPendingAvg, f.ResponseP50MS, f.ResponseMaxMS, f.ConnectsPerS, f.AcceptQueueAvg} {
 			if math.IsNaN(x) || math.IsInf(x, 0) || x < 0 {
 				t.Fatalf("fact %v from %x", x, b)
 			}

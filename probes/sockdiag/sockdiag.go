@@ -61,9 +61,9 @@ type Peer struct {
 	Connections      int     `expr:"connections" json:"connections" doc:"connections to or from this peer seen over the window"`
 	AwaitingAvg      float64 `expr:"awaiting_avg" json:"awaiting_avg" doc:"outbound: connections to this peer with a request awaiting its reply, on average; inbound: connections whose request awaits the target's reply"`
 	Replies          int     `expr:"replies" json:"replies" doc:"replies observed (request sent, then data back; inbound: the target's replies to this client); at most one per connection per reading"`
-	ResponseMSP50    float64 `expr:"response_ms_p50" json:"response_ms_p50" doc:"median response time (request sent to reply data received, kernel timestamps at jiffy resolution; inbound: the target's own), ms; 0 without replies"`
-	ResponseMSMax    float64 `expr:"response_ms_max" json:"response_ms_max" doc:"longest response time observed, ms"`
-	OutstandingMSMax float64 `expr:"outstanding_ms_max" json:"outstanding_ms_max" doc:"age of the oldest request still unanswered at the last reading, ms (a stalled peer has no replies but this)"`
+	ResponseP50MS    float64 `expr:"response_p50_ms" json:"response_p50_ms" doc:"median response time (request sent to reply data received, kernel timestamps at jiffy resolution; inbound: the target's own), ms; 0 without replies"`
+	ResponseMaxMS    float64 `expr:"response_max_ms" json:"response_max_ms" doc:"longest response time observed, ms"`
+	OutstandingMaxMS float64 `expr:"outstanding_max_ms" json:"outstanding_max_ms" doc:"age of the oldest request still unanswered at the last reading, ms (a stalled peer has no replies but this)"`
 	BytesSent        uint64  `expr:"bytes_sent" json:"bytes_sent" doc:"payload bytes the target sent that the peer acknowledged over the window"`
 	BytesReceived    uint64  `expr:"bytes_received" json:"bytes_received" doc:"payload bytes received from the peer over the window"`
 	Retransmits      uint64  `expr:"retransmits" json:"retransmits" doc:"segments retransmitted to the peer over the window"`
@@ -87,8 +87,8 @@ type Facts struct {
 	AwaitingReplyAvg float64 `expr:"awaiting_reply_avg" json:"awaiting_reply_avg" doc:"outbound connections with a request awaiting the peer's reply, on average over the window (comparable to a thread count; whatever syscall the threads wait in)"`
 	AwaitingReplyMax int     `expr:"awaiting_reply_max" json:"awaiting_reply_max" doc:"most outbound connections awaiting a reply at one dump"`
 	Replies          int     `expr:"replies" json:"replies" doc:"replies observed on outbound connections"`
-	ResponseMSP50    float64 `expr:"response_ms_p50" json:"response_ms_p50" doc:"median response time over all outbound peers, ms"`
-	ResponseMSMax    float64 `expr:"response_ms_max" json:"response_ms_max" doc:"longest response time observed on outbound connections, ms"`
+	ResponseP50MS    float64 `expr:"response_p50_ms" json:"response_p50_ms" doc:"median response time over all outbound peers, ms"`
+	ResponseMaxMS    float64 `expr:"response_max_ms" json:"response_max_ms" doc:"longest response time observed on outbound connections, ms"`
 	ConnectsPerS     float64 `expr:"connects_per_s" json:"connects_per_s" doc:"outbound connections opened per second (those that lived until a dump)"`
 	ConnectingAvg    float64 `expr:"connecting_avg" json:"connecting_avg" doc:"outbound connections in SYN_SENT on average: time spent connecting"`
 	OneWay           int     `expr:"one_way" json:"one_way" doc:"outbound connections that kept sending without any reply (streams, uploads): not counted as awaiting"`
@@ -437,7 +437,7 @@ func findOwner(h probe.Host, inode uint64, uid uint32) owner {
 }
 
 var fields = []string{"samples", "sample_hz", "namespace_sockets", "outbound", "inbound", "listeners",
-	"awaiting_reply_avg", "awaiting_reply_max", "replies", "response_ms_p50", "response_ms_max", "connects_per_s",
+	"awaiting_reply_avg", "awaiting_reply_max", "replies", "response_p50_ms", "response_max_ms", "connects_per_s",
 	"connecting_avg", "one_way", "retransmits", "inbound_pending_avg", "accept_queue_avg", "accept_queue_max",
 	"peers", "top_peer"}
 
@@ -538,7 +538,7 @@ func (r *reader) facts() Facts {
 		if c.seenAt.Equal(r.lastAt) {
 			p.RTTMS = max(p.RTTMS, float64(c.last.rttUS)/1000)
 			if c.last.open && !c.oneWay {
-				p.OutstandingMSMax = max(p.OutstandingMSMax, float64(r.lastAt.Sub(c.last.askAt))/float64(time.Millisecond))
+				p.OutstandingMaxMS = max(p.OutstandingMaxMS, float64(r.lastAt.Sub(c.last.askAt))/float64(time.Millisecond))
 			}
 		}
 		rts[k] = append(rts[k], c.rtMS...)
@@ -563,12 +563,12 @@ func (r *reader) facts() Facts {
 	f.InboundPendingAvg = probe.Round2(waitIn / window)
 	f.ConnectingAvg = probe.Round2(connecting / window)
 	f.ConnectsPerS = probe.Round2(f.ConnectsPerS / window)
-	f.ResponseMSP50, f.ResponseMSMax = median(allRT), maxOf(allRT)
+	f.ResponseP50MS, f.ResponseMaxMS = median(allRT), maxOf(allRT)
 	list := make([]Peer, 0, len(peers))
 	for k, p := range peers {
-		p.ResponseMSP50, p.ResponseMSMax = median(rts[k]), maxOf(rts[k])
+		p.ResponseP50MS, p.ResponseMaxMS = median(rts[k]), maxOf(rts[k])
 		p.AwaitingAvg, p.ConnectingAvg = probe.Round2(p.AwaitingAvg), probe.Round2(p.ConnectingAvg)
-		p.RTTMS, p.OutstandingMSMax = probe.Round2(p.RTTMS), probe.Round2(p.OutstandingMSMax)
+		p.RTTMS, p.OutstandingMaxMS = probe.Round2(p.RTTMS), probe.Round2(p.OutstandingMaxMS)
 		list = append(list, *p)
 	}
 	sort.Slice(list, func(i, j int) bool {
