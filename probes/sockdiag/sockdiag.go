@@ -128,6 +128,7 @@ type reader struct {
 	next            time.Time
 	nsSockets       int
 	dumpFailures    int
+	naming          time.Duration // spent naming local peers in this reading
 	parseErrors     int
 	noCounters      bool
 
@@ -157,8 +158,14 @@ func (r *reader) Read(h probe.Host) {
 	if r.pid <= 0 || r.stopped {
 		return
 	}
-	began := time.Now() // the reading's real cost paces the next one
-	defer func() { r.next = h.Now.Add(max(minInterval, time.Duration(float64(time.Since(began))/budgetShare))) }()
+	// The reading's real cost paces the next one (naming a local peer is a
+	// one-time scan of other processes, not a cost of every reading).
+	began := time.Now()
+	r.naming = 0
+	defer func() {
+		cost := time.Since(began) - r.naming
+		r.next = h.Now.Add(max(minInterval, time.Duration(float64(cost)/budgetShare)))
+	}()
 	if r.conn == nil {
 		if r.err = r.open(h); r.err != nil {
 			r.stopped = true
@@ -369,7 +376,9 @@ func (r *reader) resolve(h probe.Host, c *conn) {
 	for _, ln := range r.listeners[c.peer.Port()] {
 		if ln.addr.Addr() == c.peer.Addr() || here && ln.addr.Addr().IsUnspecified() {
 			if _, done := r.owners[ln.inode]; !done {
+				began := time.Now()
 				r.owners[ln.inode] = findOwner(h, ln.inode, ln.uid)
+				r.naming += time.Since(began)
 			}
 			c.listener = ln.inode
 			return

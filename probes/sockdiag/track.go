@@ -155,10 +155,17 @@ func (c *conn) observe(e exchange, since time.Time, seen bool) {
 	switch {
 	case p.open && answered:
 		c.waitS += dur(p.at, earlierOf(e.answerAt, e.at))
-		c.reply(e.answerAt.Sub(p.askAt))
 		c.unanswered = 0
-		if asked && !e.open && e.askAt.After(p.askAt) && e.answerAt.After(e.askAt) {
-			c.reply(e.answerAt.Sub(e.askAt)) // and a second exchange since
+		switch more := e.asks - p.asks; {
+		case more == 0 || more == 1 && e.open:
+			c.reply(e.answerAt.Sub(p.askAt)) // its answer (then, maybe, the next question)
+		case more == 1 && e.answerAt.After(e.askAt):
+			c.reply(0) // its answer, unseen, then one more exchange:
+			c.reply(e.answerAt.Sub(e.askAt))
+		default:
+			// Several exchanges between two readings (the reading rate
+			// adapts to the namespace's size): counted, not timed.
+			c.replies += int(min(more, 1000))
 		}
 	case p.open:
 		c.waitS += dur(p.at, e.at)
