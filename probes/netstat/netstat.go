@@ -159,13 +159,8 @@ func (r *reader) readCounters(h probe.Host) (*counters, error) {
 func (r *reader) readSockets(h probe.Host) ([]Socket, Facts, error) {
 	pid := strconv.Itoa(r.pid)
 	var sum Facts
-	d, err := os.Open(h.Path("proc", pid, "fd"))
+	names, err := h.DirNames(maxFDs, "proc", pid, "fd")
 	if err != nil {
-		return nil, sum, err
-	}
-	names, err := d.Readdirnames(maxFDs)
-	d.Close()
-	if err != nil && len(names) == 0 {
 		return nil, sum, err
 	}
 	inodes := map[uint64]int{}

@@ -38,9 +38,14 @@ const (
 	budgetShare = 0.012
 	// minInterval is the fastest reading rate, for small namespaces.
 	minInterval = 20 * time.Millisecond
-	// The descriptors are re-read every rescanPerFD per descriptor, at
-	// most every rescanEvery: a connection found late is still credited
-	// from its kernel timestamps, only one that closed unseen is missed.
+	// recheckEvery: sockets a dump did not show (Unix sockets, or a TCP
+	// socket not yet connected, which no table holds) are looked for again.
+	recheckEvery = time.Second
+	// The descriptors are re-read every rescanPerFD per descriptor, between
+	// rescanMin and rescanEvery apart: a connection found late is still
+	// credited from its kernel timestamps, only one that closed unseen is
+	// missed.
+	rescanMin   = 100 * time.Millisecond
 	rescanEvery = 250 * time.Millisecond
 	rescanPerFD = 250 * time.Microsecond
 	// maxFDs bounds the descriptors resolved; maxConns the connections tracked.
@@ -120,6 +125,8 @@ type reader struct {
 	stopped bool  // no further readings: nothing to read, or the process ended
 
 	inodes    map[uint64]bool
+	notTCP    map[uint64]bool // the target's sockets the last dump did not show
+	dumpedAt  time.Time
 	fds       int
 	scannedAt time.Time
 
@@ -145,7 +152,7 @@ type reader struct {
 
 // New returns a reader for t.PID.
 func New(t probe.Target, _ probe.Options) probe.Reader {
-	return &reader{pid: t.PID, conns: map[uint64]*conn{}, targetLn: map[netip.AddrPort]bool{},
+	return &reader{pid: t.PID, conns: map[uint64]*conn{}, notTCP: map[uint64]bool{}, targetLn: map[netip.AddrPort]bool{},
 		listeners: map[uint16][]listener{}, owners: map[uint64]owner{}}
 }
 
@@ -172,7 +179,7 @@ func (r *reader) Read(h probe.Host) {
 			return
 		}
 	}
-	if r.samples == 0 || h.Now.Sub(r.scannedAt) >= min(rescanEvery, time.Duration(r.fds)*rescanPerFD) {
+	if r.samples == 0 || h.Now.Sub(r.scannedAt) >= min(rescanEvery, max(rescanMin, time.Duration(r.fds)*rescanPerFD)) {
 		if err := r.scanFDs(h); err != nil {
 			// Before the first dump: no facts; after: the process ended.
 			r.stopped = true
@@ -184,8 +191,9 @@ func (r *reader) Read(h probe.Host) {
 		r.scannedAt = h.Now
 	}
 	answers := r.nsSockets
-	if len(r.inodes) > 0 || r.samples == 0 { // a process without sockets costs no dumps
+	if r.samples == 0 || r.unknownInode() || h.Now.Sub(r.dumpedAt) >= recheckEvery {
 		var err error
+		r.dumpedAt = h.Now
 		if answers, err = r.dump(); err != nil {
 			r.dumpFailures++
 			if r.samples == 0 {
@@ -204,6 +212,18 @@ func (r *reader) Read(h probe.Host) {
 	r.samples++
 	r.lastAt = h.Now
 	r.nsSockets = answers
+}
+
+// unknownInode says whether the target has a socket that the last dumps
+// did not show to be something else than TCP (a Unix socket, a pipe's
+// peer): a process without TCP sockets costs a dump every recheckEvery.
+func (r *reader) unknownInode() bool {
+	for ino := range r.inodes {
+		if !r.notTCP[ino] {
+			return true
+		}
+	}
+	return false
 }
 
 // open connects to sock_diag in the target's network namespace.
@@ -243,13 +263,8 @@ var (
 // scanFDs maps the target's socket inodes.
 func (r *reader) scanFDs(h probe.Host) error {
 	dir := h.Path("proc", strconv.Itoa(r.pid), "fd")
-	d, err := os.Open(dir)
+	names, err := h.DirNames(maxFDs, "proc", strconv.Itoa(r.pid), "fd")
 	if err != nil {
-		return fmt.Errorf("descriptors of process %d: %w", r.pid, err)
-	}
-	names, err := d.Readdirnames(maxFDs)
-	d.Close()
-	if err != nil && len(names) == 0 {
 		return fmt.Errorf("descriptors of process %d: %w", r.pid, err)
 	}
 	inodes := make(map[uint64]bool, len(r.inodes))
@@ -299,6 +314,13 @@ func (r *reader) dump() (int, error) {
 	}
 	if err := r.conn.DumpTCP(DumpStates, each); err != nil {
 		return 0, err
+	}
+	clear(r.notTCP)
+	for ino := range r.inodes {
+		r.notTCP[ino] = true
+	}
+	for _, s := range r.batch {
+		delete(r.notTCP, s.Inode)
 	}
 	if parseErr != nil {
 		if len(r.batch) == 0 {
