@@ -24,7 +24,7 @@ const maxSockets = 100
 // maxFDs bounds how many fds are resolved.
 const maxFDs = 100000
 
-// Socket is one socket of the target process at the last reading.
+// Socket is one socket of the target process at the start of the window.
 type Socket struct {
 	FD             int    `expr:"fd" json:"fd" doc:"file descriptor number in the target"`
 	Proto          string `expr:"proto" json:"proto" doc:"tcp, tcp6, udp or udp6"`
@@ -40,7 +40,7 @@ type Socket struct {
 // Facts is the target's sockets and the network counters of its namespace.
 type Facts struct {
 	// Sockets lists the target's TCP/UDP sockets (at most 100; sums cover all).
-	Sockets []Socket `expr:"sockets" json:"sockets" doc:"the target's TCP/UDP sockets at the last reading (at most 100 listed)"`
+	Sockets []Socket `expr:"sockets" json:"sockets" doc:"the target's TCP/UDP sockets at the start of the window (at most 100 listed; tcp.* follows them across it)"`
 	// SocketCount is the number of TCP/UDP sockets the target has open.
 	SocketCount      int    `expr:"socket_count" json:"socket_count" doc:"TCP and UDP sockets the target has open"`
 	TCPEstablished   int    `expr:"tcp_established" json:"tcp_established" doc:"target's TCP sockets in ESTABLISHED"`
@@ -78,9 +78,10 @@ type reader struct {
 	first, last *counters
 	counterErr  error
 	sockets     []Socket
-	sum         Facts // socket summary of the last good reading
+	sum         Facts // socket summary of the first good reading
 	sockErr     error
 	sockOK      bool
+	sockTried   bool
 	sysctlRead  bool
 	sysctl      [3]uint64
 	sysctlErr   [3]error
@@ -118,7 +119,12 @@ func (r *reader) Read(h probe.Host) {
 		}
 		r.last = c
 	}
-	if r.pid > 0 {
+	// The tables are read once, at the start, whatever the outcome: the
+	// kernel generates them by walking all its socket tables, which at the
+	// end of the window would delay the verdict on a busy host; the tcp
+	// probe follows the connections across the window.
+	if r.pid > 0 && !r.sockTried {
+		r.sockTried = true
 		socks, sum, err := r.readSockets(h)
 		if err != nil {
 			if !r.sockOK {
