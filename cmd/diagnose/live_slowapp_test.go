@@ -128,6 +128,8 @@ type slowAppCase struct {
 	// with a response time within 20% of delayMS.
 	peer    *string
 	delayMS float64
+	// evidence, when set, must appear in the rule's evidence.
+	evidence string
 }
 
 // slowAppWorkloads builds the workloads (C ones compiled once per test).
@@ -203,6 +205,12 @@ func slowAppWorkloads(t *testing.T) []slowAppCase {
 			client(t, httpload, "client", "-url", "http://"+paddr+"/", "-concurrency", "2")
 			return proxy.Process.Pid
 		}},
+		// Connects that the peer never answers (its accept queue full): SYN_SENT, whatever the threads do.
+		{name: "connect-stall", class: "network", rule: "backend-wait", evidence: "stuck connecting (SYN_SENT)", pid: func(t *testing.T) int {
+			cmd, _ := probetest.StartPrinting(t, "listening", httpload, "connectstall", "-dialers", "2")
+			time.Sleep(300 * time.Millisecond)
+			return cmd.Process.Pid
+		}},
 		// Traps: a keep-alive pool asking once every 3 s, an idle server holding its clients' connections.
 		{name: "keepalive-poller", class: "none", rule: "", pid: func(t *testing.T) int {
 			_, url := server(t, "300ms")
@@ -240,6 +248,9 @@ func TestLiveSlowApp(t *testing.T) {
 			}
 			if tc.peer != nil {
 				checkPeer(t, rep, tc.rule, *tc.peer, tc.delayMS)
+			}
+			if f, _ := rep.finding(tc.rule); tc.evidence != "" && !strings.Contains(f.Evidence, tc.evidence) {
+				t.Errorf("%s evidence lacks %q: %s", tc.rule, tc.evidence, f.Evidence)
 			}
 			wantCode := exitFindings
 			if tc.class == "none" {
@@ -440,7 +451,7 @@ func TestSlowAppSnapshots(t *testing.T) {
 		{"spinner", "cpu"}, {"pthread-mutex", "locks"}, {"slow-peer", "network"}, {"odirect-fsync", "io"},
 		{"throttled-spinner", "throttled"}, {"sleeper", "none"}, {"idle-epoll-server", "none"},
 		{"jvm-synchronized", "locks"}, {"idle-jvm", "none"}, {"go-http-client", "network"}, {"jdk-httpclient", "network"},
-		{"python-timeout-client", "network"}, {"proxy-slow-backend", "network"}, {"keepalive-poller", "none"}, {"idle-go-server", "none"},
+		{"python-timeout-client", "network"}, {"proxy-slow-backend", "network"}, {"connect-stall", "network"}, {"keepalive-poller", "none"}, {"idle-go-server", "none"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer

@@ -370,7 +370,7 @@ func (r *reader) take(h probe.Host, since time.Time) {
 		if c.outbound && c.last.open && !c.oneWay {
 			awaiting++
 		}
-		if c.outbound && c.last.open && c.listener == 0 {
+		if c.outbound && (c.last.open || c.last.state == stateSynSent) && c.listener == 0 {
 			r.resolve(h, c) // only peers the target waits on are named
 		}
 	}

@@ -10,6 +10,12 @@
 //	httpload keepalive -url URL [-every 3s]
 //	httpload idleclients -url URL [-conns 8]
 //	httpload proxy -backend URL [-addr 127.0.0.1:0] [-log]
+//	httpload connectstall [-dialers 2]
+//
+// connectstall listens with a backlog of 0 and never accepts, fills its
+// accept queue, then keeps dialing it: the kernel drops the SYNs, so the
+// dialers wait in SYN_SENT (a peer that does not answer connects). It prints
+// "listening 127.0.0.1:PORT" once the queue is full.
 //
 // server and proxy print one line "listening 127.0.0.1:PORT" on stdout; the
 // clients print "started" once their first requests completed. -log writes
@@ -34,7 +40,7 @@ import (
 	"time"
 )
 
-const usage = "usage: httpload server|client|keepalive|idleclients|proxy [flags]"
+const usage = "usage: httpload server|client|keepalive|idleclients|proxy|connectstall [flags]"
 
 func main() {
 	setPdeathsig()
@@ -68,6 +74,9 @@ func main() {
 		backend := fs.String("backend", "", "URL each request is forwarded to")
 		logf := fs.Bool("log", false, "log requests/s and open connections to stderr every second")
 		run = func() { proxy(*addr, need(*backend, "-backend"), *logf) }
+	case "connectstall":
+		n := fs.Int("dialers", 2, "goroutines dialing the full listener")
+		run = func() { connectstall(*n) }
 	default:
 		fatal(usage)
 	}
@@ -297,4 +306,39 @@ func warm(c *http.Client, url string, n int) {
 		c.CloseIdleConnections()
 		time.Sleep(250 * time.Millisecond)
 	}
+}
+
+func connectstall(dialers int) {
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		fatal(err.Error())
+	}
+	sa := &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}
+	if err := syscall.Bind(fd, sa); err != nil {
+		fatal(err.Error())
+	}
+	if err := syscall.Listen(fd, 0); err != nil { // net.Listen would ask for somaxconn
+		fatal(err.Error())
+	}
+	name, _ := syscall.Getsockname(fd)
+	addr := fmt.Sprintf("127.0.0.1:%d", name.(*syscall.SockaddrInet4).Port)
+	var held []net.Conn
+	for range 2 { // the queue of a backlog-0 listener holds one; the second waits too
+		d := net.Dialer{Timeout: 50 * time.Millisecond}
+		if c, err := d.Dial("tcp", addr); err == nil {
+			held = append(held, c)
+		}
+	}
+	fmt.Println("listening " + addr)
+	for range dialers {
+		go func() {
+			for {
+				d := net.Dialer{Timeout: 5 * time.Second}
+				if c, err := d.Dial("tcp", addr); err == nil {
+					held = append(held, c)
+				}
+			}
+		}()
+	}
+	select {}
 }
