@@ -30,6 +30,16 @@ const (
 // (SYN_RECV, NEW_SYN_RECV): those belong to no process's descriptor.
 const DumpStates = 0xfff &^ (1<<stateTimeWait | 1<<3 | 1<<stateNewSynRecv)
 
+var stateNames = [...]string{1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT1", 5: "FIN_WAIT2",
+	6: "TIME_WAIT", 7: "CLOSE", 8: "CLOSE_WAIT", 9: "LAST_ACK", 10: "LISTEN", 11: "CLOSING", 12: "NEW_SYN_RECV"}
+
+func stateName(s uint8) string {
+	if int(s) < len(stateNames) && stateNames[s] != "" {
+		return stateNames[s]
+	}
+	return fmt.Sprintf("STATE_%d", s)
+}
+
 const (
 	diagMsgLen   = 72
 	attrInfo     = 2 // INET_DIAG_INFO
@@ -51,6 +61,7 @@ type Sock struct {
 	Inode        uint64
 	HasInfo      bool
 	RTTMicros    uint32 // smoothed round-trip time
+	Unacked      uint32 // segments in flight
 	TotalRetrans uint32 // segments retransmitted over the connection's life
 	// Milliseconds since the last data was sent / received: with the time
 	// of the dump, when a request left and when its reply came back.
@@ -130,6 +141,7 @@ func parseTCPInfo(s *Sock, t []byte) {
 	}
 	u32 := func(off int) uint32 { return binary.NativeEndian.Uint32(t[off:]) }
 	s.HasInfo = true
+	s.Unacked = u32(24)
 	s.LastDataSentMS = u32(44)
 	s.LastDataRecvMS = u32(52)
 	s.LastAckRecvMS = u32(56)

@@ -68,7 +68,7 @@ func TestParseMsg(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := Sock{Family: 2, State: 1, Local: netip.MustParseAddrPort("127.0.0.1:41000"), Peer: netip.MustParseAddrPort("127.0.0.2:8080"),
-			Cookie: 5, RecvQueue: 11, SendQueue: 22, UID: 1000, Inode: 99, HasInfo: true, RTTMicros: 1500, TotalRetrans: 7,
+			Cookie: 5, RecvQueue: 11, SendQueue: 22, UID: 1000, Inode: 99, HasInfo: true, RTTMicros: 1500, Unacked: 3, TotalRetrans: 7,
 			LastDataSentMS: 120, LastDataRecvMS: 400, LastAckRecvMS: 110, HasCounters: true, BytesAcked: 4096, BytesReceived: 8192,
 			DataSegsOut: 30, DataSegsIn: 20, SegsOut: 60, SegsIn: 50}
 		if s != want {
@@ -119,7 +119,7 @@ func TestInodeAndState(t *testing.T) {
 	if _, ok := InodeOf(b[:10]); ok {
 		t.Error("inode of a short answer")
 	}
-	if st, ok := StateOf(b); !ok || st != stateEstablished {
+	if st, ok := StateOf(b); !ok || st != stateEstablished || stateName(st) != "ESTABLISHED" || stateName(99) != "STATE_99" {
 		t.Errorf("state %d %v", st, ok)
 	}
 }

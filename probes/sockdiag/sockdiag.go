@@ -55,8 +55,9 @@ const (
 	maxListeners = 4096
 	// maxOwnerLinks bounds the descriptor links read to name one local peer.
 	maxOwnerLinks = 50000
-	// topPeers is how many peers are listed.
+	// topPeers and topConns are how many peers and connections are listed.
 	topPeers = 10
+	topConns = 20
 )
 
 // Peer is a remote address:port the target talks to, over the window.
@@ -76,6 +77,26 @@ type Peer struct {
 	ConnectingAvg    float64 `expr:"connecting_avg" json:"connecting_avg" doc:"connections to this peer in SYN_SENT, on average"`
 	LocalPID         int     `expr:"local_pid" json:"local_pid" doc:"the process on this host listening on the peer's address (0 when the peer is remote or its owner cannot be seen)"`
 	LocalComm        string  `expr:"local_comm" json:"local_comm" doc:"that process's command name"`
+}
+
+// Connection is one TCP connection of the target over the window (what
+// ss -ti shows of it, plus what the window made of it).
+type Connection struct {
+	Outbound      bool    `expr:"outbound" json:"outbound" doc:"the target opened it (false: accepted from one of its listeners)"`
+	Local         string  `expr:"local" json:"local" doc:"local address:port"`
+	Peer          string  `expr:"peer" json:"peer" doc:"remote address:port"`
+	State         string  `expr:"state" json:"state" doc:"TCP state at its last dump (ESTABLISHED, SYN_SENT, CLOSE_WAIT ...)"`
+	Ended         bool    `expr:"ended" json:"ended" doc:"gone before the last dump (closed during the window)"`
+	AwaitingReply bool    `expr:"awaiting_reply" json:"awaiting_reply" doc:"at its last dump, data was sent since the last data received (outbound: a request without its reply; inbound: a client's request the target has not answered)"`
+	WaitedS       float64 `expr:"waited_s" json:"waited_s" doc:"seconds of the window spent awaiting a reply (outbound) or the target's answer (inbound)"`
+	Replies       int     `expr:"replies" json:"replies" doc:"replies observed over the window"`
+	LastSendAgoMS float64 `expr:"last_send_ago_ms" json:"last_send_ago_ms" doc:"time since the target last sent data on it, at its last dump, ms"`
+	LastRecvAgoMS float64 `expr:"last_recv_ago_ms" json:"last_recv_ago_ms" doc:"time since the target last received data on it, at its last dump, ms"`
+	RTTMS         float64 `expr:"rtt_ms" json:"rtt_ms" doc:"smoothed round-trip time at its last dump, ms"`
+	Unacked       int     `expr:"unacked" json:"unacked" doc:"segments sent and not yet acknowledged, at its last dump"`
+	Retransmits   uint64  `expr:"retransmits" json:"retransmits" doc:"segments retransmitted over the window"`
+	BytesSent     uint64  `expr:"bytes_sent" json:"bytes_sent" doc:"payload bytes sent and acknowledged over the window"`
+	BytesReceived uint64  `expr:"bytes_received" json:"bytes_received" doc:"payload bytes received over the window"`
 }
 
 // Facts is the target's TCP connections over the window.
@@ -103,8 +124,9 @@ type Facts struct {
 	AcceptQueueAvg    float64 `expr:"accept_queue_avg" json:"accept_queue_avg" doc:"connections waiting in the target's accept queues, on average"`
 	AcceptQueueMax    int     `expr:"accept_queue_max" json:"accept_queue_max" doc:"longest accept queue at one dump"`
 
-	Peers   []Peer `expr:"peers" json:"peers" doc:"up to 10 peers, most awaited first (outbound before inbound at equal waits)"`
-	TopPeer Peer   `expr:"top_peer" json:"top_peer" doc:"the outbound peer the target waited on most (empty addr when none)"`
+	Peers       []Peer       `expr:"peers" json:"peers" doc:"up to 10 peers, most awaited first (outbound before inbound at equal waits)"`
+	Connections []Connection `expr:"connections" json:"connections" doc:"up to 20 connections, longest wait first (outbound before inbound at equal waits)"`
+	TopPeer     Peer         `expr:"top_peer" json:"top_peer" doc:"the outbound peer the target waited on most (empty addr when none)"`
 }
 
 type listener struct {
@@ -470,7 +492,7 @@ func findOwner(h probe.Host, inode uint64, uid uint32) owner {
 var fields = []string{"samples", "sample_hz", "namespace_sockets", "outbound", "inbound", "listeners",
 	"awaiting_reply_avg", "awaiting_reply_max", "replies", "response_p50_ms", "response_max_ms", "connects_per_s",
 	"connecting_avg", "one_way", "retransmits", "inbound_pending_avg", "accept_queue_avg", "accept_queue_max",
-	"peers", "top_peer"}
+	"peers", "top_peer", "connections"}
 
 func (r *reader) Finish() (any, probe.Statuses) {
 	if r.conn != nil {
@@ -532,6 +554,7 @@ func (r *reader) facts() Facts {
 	rts := map[key][]float64{}
 	var allRT []float64
 	var waitOut, waitIn, connecting float64
+	var conns []Connection
 	for _, c := range r.conns {
 		k := key{c.peer, c.outbound}
 		if !c.outbound {
@@ -554,18 +577,12 @@ func (r *reader) facts() Facts {
 		p.AwaitingAvg += wait / window
 		p.Replies += c.replies
 		p.ConnectingAvg += c.connectingS / window
-		asked, answered := sub(c.last.askBy, c.first.askBy), sub(c.last.answerBy, c.first.answerBy)
-		if c.outbound {
-			p.BytesSent, p.BytesReceived = p.BytesSent+asked, p.BytesReceived+answered
-		} else {
-			p.BytesSent, p.BytesReceived = p.BytesSent+answered, p.BytesReceived+asked
-		}
-		retrans := uint64(0)
-		if c.last.retrans > c.first.retrans {
-			retrans = uint64(c.last.retrans - c.first.retrans)
-		}
-		p.Retransmits += retrans
-		f.Retransmits += retrans
+		cn := r.connection(c, wait)
+		conns = append(conns, cn)
+		p.BytesSent += cn.BytesSent
+		p.BytesReceived += cn.BytesReceived
+		p.Retransmits += cn.Retransmits
+		f.Retransmits += cn.Retransmits
 		if c.seenAt.Equal(r.lastAt) {
 			p.RTTMS = max(p.RTTMS, float64(c.last.rttUS)/1000)
 			if c.last.open && !c.oneWay {
@@ -622,7 +639,38 @@ func (r *reader) facts() Facts {
 		}
 	}
 	f.Peers = list[:min(len(list), topPeers)]
+	sort.Slice(conns, func(i, j int) bool {
+		a, b := conns[i], conns[j]
+		if a.WaitedS != b.WaitedS {
+			return a.WaitedS > b.WaitedS
+		}
+		if a.Outbound != b.Outbound {
+			return a.Outbound
+		}
+		return a.Local+a.Peer < b.Local+b.Peer
+	})
+	f.Connections = conns[:min(len(conns), topConns)]
 	return f
+}
+
+// connection describes one tracked connection; wait is its credited wait.
+func (r *reader) connection(c *conn, wait float64) Connection {
+	e := c.last
+	asked, answered := sub(e.askBy, c.first.askBy), sub(e.answerBy, c.first.answerBy)
+	sentAt, recvAt := e.askAt, e.answerAt
+	cn := Connection{Outbound: c.outbound, Local: c.local.String(), Peer: c.peer.String(), State: stateName(e.state),
+		Ended: !c.seenAt.Equal(r.lastAt), AwaitingReply: e.open && !c.oneWay, WaitedS: probe.Round2(wait), Replies: c.replies,
+		RTTMS: probe.Round2(float64(e.rttUS) / 1000), Unacked: int(e.unacked), BytesSent: asked, BytesReceived: answered}
+	if !c.outbound {
+		sentAt, recvAt = recvAt, sentAt
+		cn.BytesSent, cn.BytesReceived = answered, asked
+	}
+	cn.LastSendAgoMS = probe.Round2(float64(e.at.Sub(sentAt)) / float64(time.Millisecond))
+	cn.LastRecvAgoMS = probe.Round2(float64(e.at.Sub(recvAt)) / float64(time.Millisecond))
+	if e.retrans > c.first.retrans {
+		cn.Retransmits = uint64(e.retrans - c.first.retrans)
+	}
+	return cn
 }
 
 func sub(a, b uint64) uint64 {

@@ -44,6 +44,7 @@ type exchange struct {
 	asks, answers   uint32    // data segments sent by each side
 	askBy, answerBy uint64    // payload bytes sent by each side
 	retrans, rttUS  uint32
+	unacked         uint32
 	// All segments and data segments each side sent (pure ACKs are the difference).
 	askSegs, answerSegs uint32
 	open                bool // asked and not answered yet
@@ -53,7 +54,7 @@ type exchange struct {
 func view(s Sock, at time.Time, outbound bool) exchange {
 	ago := func(ms uint32) time.Time { return at.Add(-time.Duration(ms) * time.Millisecond) }
 	sent, recv := ago(s.LastDataSentMS), ago(s.LastDataRecvMS)
-	e := exchange{at: at, state: s.State, retrans: s.TotalRetrans, rttUS: s.RTTMicros}
+	e := exchange{at: at, state: s.State, retrans: s.TotalRetrans, rttUS: s.RTTMicros, unacked: s.Unacked}
 	if outbound {
 		e.askAt, e.answerAt, e.asks, e.answers, e.askBy, e.answerBy = sent, recv, s.DataSegsOut, s.DataSegsIn, s.BytesAcked, s.BytesReceived
 		e.askSegs, e.answerSegs = s.SegsOut, s.SegsIn
