@@ -461,22 +461,13 @@ func TestFaultCgroupLayouts(t *testing.T) {
 func TestFaultTenThousandThreads(t *testing.T) {
 	probetest.Live(t)
 	work := probetest.BuildC(t, "many_threads", "-pthread")
-	target := exec.Command(work, "10000")
-	stdout, err := target.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := target.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { target.Process.Kill(); target.Wait() })
-	waitFor(t, stdout, "started")
+	target, _ := probetest.StartPrinting(t, "started", work, "10000")
 
 	bin := buildBinary(t)
 	cmd := exec.Command(bin, "slow-app", "--pid", strconv.Itoa(target.Process.Pid), "--duration", "2s", "--timeout", "30s", "--format", "json")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	err = cmd.Run()
+	err := cmd.Run()
 	code := cmd.ProcessState.ExitCode()
 	if err != nil && code < 0 {
 		t.Fatal(err)

@@ -5,18 +5,15 @@ package main
 // root (cgroup, other users' /proc files) and hold the live-test lock.
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -29,45 +26,11 @@ func runSlowApp(t *testing.T, pid int, extra ...string) (liveReport, int) {
 	return runJSON(t, append([]string{"slow-app", "--pid", strconv.Itoa(pid)}, extra...)...)
 }
 
-// waitFor blocks until the workload printed want (JVM start-up) or fails.
-func waitFor(t *testing.T, r io.Reader, want string) {
-	t.Helper()
-	done := make(chan bool, 1)
-	go func() {
-		sc := bufio.NewScanner(r)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), want) {
-				done <- true
-				io.Copy(io.Discard, r)
-				return
-			}
-		}
-		done <- false
-	}()
-	select {
-	case ok := <-done:
-		if !ok {
-			t.Fatalf("workload exited before printing %q", want)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("workload did not print %q in 30 s", want)
-	}
-}
-
 func startJava(t *testing.T, class string) int {
 	t.Helper()
 	probetest.Need(t, "java")
 	src := filepath.Join(probetest.RepoRoot(t), "testdata", "workloads", class+".java")
-	cmd := exec.Command("java", "-Xmx64m", src)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	waitFor(t, out, "started")
+	cmd, _ := probetest.StartPrinting(t, "started", "java", "-Xmx64m", src)
 	time.Sleep(1500 * time.Millisecond) // past JIT warm-up
 	return cmd.Process.Pid
 }
@@ -335,27 +298,10 @@ func TestLiveSlowAppEdges(t *testing.T) {
 		// The test binary re-runs itself as nobody against a root-owned workload.
 		cmd := probetest.Start(t, mutex, "8")
 		time.Sleep(200 * time.Millisecond)
-		dir, err := os.MkdirTemp("", "diagnose-nonroot-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer os.RemoveAll(dir)
-		os.Chmod(dir, 0o755)
-		self := filepath.Join(dir, "diagnose.test")
-		b, err := os.ReadFile(os.Args[0])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(self, b, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		helper := exec.Command(self, "-test.run=^TestSlowAppHelperProcess$")
-		helper.Dir = dir
-		helper.Env = append(os.Environ(), "DIAGNOSE_HELPER_PID="+strconv.Itoa(cmd.Process.Pid), "HOME="+dir)
-		helper.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		helper := probetest.AsNobody(t, "^TestSlowAppHelperProcess$", "DIAGNOSE_HELPER_PID="+strconv.Itoa(cmd.Process.Pid))
 		var stdout, stderr bytes.Buffer
 		helper.Stdout, helper.Stderr = &stdout, &stderr
-		err = helper.Run()
+		err := helper.Run()
 		code := 0
 		if ee, ok := err.(*exec.ExitError); ok {
 			code = ee.ExitCode()

@@ -3,9 +3,11 @@ package probetest
 import (
 	"bufio"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -58,4 +60,33 @@ func StartPrinting(t testing.TB, want, name string, args ...string) (*exec.Cmd, 
 		t.Fatalf("%s did not print %q in 30 s", filepath.Base(name), want)
 	}
 	return nil, ""
+}
+
+// AsNobody returns a command that re-runs this test binary as nobody
+// (uid and gid 65534) with -test.run=run, from a copy in a world-readable
+// temporary directory (which is also its working directory and HOME),
+// removed when the test ends; env is added to the environment.
+func AsNobody(t testing.TB, run string, env ...string) *exec.Cmd {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "diagnose-nobody-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	self := filepath.Join(dir, filepath.Base(os.Args[0]))
+	b, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(self, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self, "-test.run="+run)
+	cmd.Dir = dir
+	cmd.Env = append(append(os.Environ(), "HOME="+dir), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	return cmd
 }

@@ -4,10 +4,8 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -58,24 +56,8 @@ func TestLiveOtherNamespace(t *testing.T) {
 func TestLiveNamespaceNotEnterable(t *testing.T) {
 	probetest.Live(t)
 	probetest.Need(t, "unshare")
-	dir, err := os.MkdirTemp("", "diagnose-sockdiag-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	os.Chmod(dir, 0o755)
-	self := filepath.Join(dir, "sockdiag.test")
-	b, err := os.ReadFile(os.Args[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(self, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(self, "-test.run=^TestNamespaceHelper$", "-test.v")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "DIAGNOSE_SOCKDIAG_HELPER=1", "HOME="+dir)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	cmd := probetest.AsNobody(t, "^TestNamespaceHelper$", "DIAGNOSE_SOCKDIAG_HELPER=1")
+	cmd.Args = append(cmd.Args, "-test.v")
 	out, err := cmd.CombinedOutput()
 	t.Logf("%s", out)
 	if err != nil || !strings.Contains(string(out), "--- PASS: TestNamespaceHelper") {

@@ -22,7 +22,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -484,7 +483,7 @@ func (r *reader) Finish() (any, probe.Statuses) {
 	f := Facts{Samples: r.rounds, ThreadSamples: r.samples, Threads: r.maxThreads}
 	dt := r.lastAt.Sub(r.firstAt).Seconds()
 	if dt > 0 && r.rounds > 1 {
-		f.SampleHz = round(float64(r.rounds-1) / dt)
+		f.SampleHz = probe.Round2(float64(r.rounds-1) / dt)
 	}
 	// Thread-time per class: running and runnable come exactly from
 	// schedstat; the rest of each thread's span is blocked time, split by
@@ -537,7 +536,7 @@ func (r *reader) Finish() (any, probe.Statuses) {
 		} else {
 			tm[clsOther] += pending
 		}
-		pct := func(c int) float64 { return round(tm[c] / span * 100) }
+		pct := func(c int) float64 { return probe.Round2(tm[c] / span * 100) }
 		f.RunningPct = pct(int(clsRunning))
 		f.RunnablePct = pct(runnable)
 		f.LockPct = pct(int(clsLock))
@@ -546,8 +545,8 @@ func (r *reader) Finish() (any, probe.Statuses) {
 		f.NetworkPct = pct(int(clsNetwork))
 		f.PollPct = pct(int(clsPoll))
 		f.IdlePct = pct(int(clsIdle))
-		f.OtherPct = round((tm[clsOther] + tm[clsUnknown]) / span * 100)
-		th := func(c int) float64 { return round(tm[c] / dt) }
+		f.OtherPct = probe.Round2((tm[clsOther] + tm[clsUnknown]) / span * 100)
+		th := func(c int) float64 { return probe.Round2(tm[c] / dt) }
 		f.RunningThreads = th(int(clsRunning))
 		f.RunnableThreads = th(runnable)
 		f.LockThreads = th(int(clsLock))
@@ -558,7 +557,7 @@ func (r *reader) Finish() (any, probe.Statuses) {
 		f.IdleThreads = th(int(clsIdle))
 	} else {
 		// One round: shares of the samples; R cannot be split.
-		pct := func(c class) float64 { return round(float64(r.counts[c]) / n * 100) }
+		pct := func(c class) float64 { return probe.Round2(float64(r.counts[c]) / n * 100) }
 		f.RunningPct = pct(clsRunning)
 		f.LockPct = pct(clsLock)
 		f.DiskPct = pct(clsDisk)
@@ -566,24 +565,24 @@ func (r *reader) Finish() (any, probe.Statuses) {
 		f.NetworkPct = pct(clsNetwork)
 		f.PollPct = pct(clsPoll)
 		f.IdlePct = pct(clsIdle)
-		f.OtherPct = round(float64(r.counts[clsOther]+r.counts[clsUnknown]) / n * 100)
+		f.OtherPct = probe.Round2(float64(r.counts[clsOther]+r.counts[clsUnknown]) / n * 100)
 		avg := n / float64(r.rounds)
-		f.RunningThreads = round(f.RunningPct / 100 * avg)
-		f.LockThreads = round(f.LockPct / 100 * avg)
-		f.DiskThreads = round(f.DiskPct / 100 * avg)
-		f.PagingThreads = round(f.PagingPct / 100 * avg)
-		f.NetworkThreads = round(f.NetworkPct / 100 * avg)
-		f.PollThreads = round(f.PollPct / 100 * avg)
-		f.IdleThreads = round(f.IdlePct / 100 * avg)
+		f.RunningThreads = probe.Round2(f.RunningPct / 100 * avg)
+		f.LockThreads = probe.Round2(f.LockPct / 100 * avg)
+		f.DiskThreads = probe.Round2(f.DiskPct / 100 * avg)
+		f.PagingThreads = probe.Round2(f.PagingPct / 100 * avg)
+		f.NetworkThreads = probe.Round2(f.NetworkPct / 100 * avg)
+		f.PollThreads = probe.Round2(f.PollPct / 100 * avg)
+		f.IdleThreads = probe.Round2(f.IdlePct / 100 * avg)
 	}
-	f.MutexWaitPct = round(float64(r.mutexWaits) / n * 100)
-	f.SameFutexWaitersAvg = round(float64(r.sameSum) / float64(r.rounds))
+	f.MutexWaitPct = probe.Round2(float64(r.mutexWaits) / n * 100)
+	f.SameFutexWaitersAvg = probe.Round2(float64(r.sameSum) / float64(r.rounds))
 	f.SameFutexWaitersMax = r.sameMax
 	if r.sameMax > 0 {
 		f.SameFutexAddr = fmt.Sprintf("0x%x", r.sameAddr)
 	}
 	if span > 0 && dt > 0 {
-		f.LockWakeupsPerS = round(wakeups / dt)
+		f.LockWakeupsPerS = probe.Round2(wakeups / dt)
 	} else {
 		st["lock_wakeups_per_s"] = probe.Status{State: probe.Unavailable, Reason: "only one sampling round"}
 		st["contending_threads"] = st["lock_wakeups_per_s"]
@@ -688,7 +687,7 @@ func top(m map[string]int, n float64) []Share {
 	out := make([]Share, 0, len(m))
 	for k, v := range m {
 		// min: subsampled wchan counts are estimates and may overshoot.
-		out = append(out, Share{Name: probe.Sanitize(k), Pct: min(100, round(float64(v)/n*100))})
+		out = append(out, Share{Name: probe.Sanitize(k), Pct: min(100, probe.Round2(float64(v)/n*100))})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Pct != out[j].Pct {
@@ -700,12 +699,4 @@ func top(m map[string]int, n float64) []Share {
 		out = out[:topN]
 	}
 	return out
-}
-
-// round keeps two decimals so golden files are stable and readable.
-func round(x float64) float64 {
-	if math.IsNaN(x) || math.IsInf(x, 0) {
-		return 0
-	}
-	return math.Round(x*100) / 100
 }
