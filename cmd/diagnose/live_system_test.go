@@ -40,13 +40,15 @@ func TestLiveSystemCPUSaturated(t *testing.T) {
 }
 
 // Direct-I/O writers on the real disk (the test's temp dir): tasks block on
-// I/O, so io-wait fires. A fast disk is busy but its await stays low: the
+// I/O, so io-wait fires. Eight writers, not four: on a fast virtio disk with
+// the CPUs busy elsewhere (other packages' tests), iowait reads near 0 and
+// four writers left b below 1; eight keep several tasks in D state. A fast disk is busy but its await stays low: the
 // playbook must then not call it saturated.
 func TestLiveSystemIOWait(t *testing.T) {
 	probetest.Live(t)
 	probetest.Need(t, "fio")
 	dir := t.TempDir()
-	probetest.Start(t, "fio", "--name=w", "--directory="+dir, "--numjobs=4", "--rw=randwrite", "--bs=4k",
+	probetest.Start(t, "fio", "--name=w", "--directory="+dir, "--numjobs=8", "--rw=randwrite", "--bs=4k",
 		"--direct=1", "--ioengine=psync", "--size=16M", "--time_based", "--runtime=30", "--output=/dev/null")
 	time.Sleep(time.Second) // file layout
 	rep, _ := runSystem(t, "--duration", "2s")
