@@ -1,7 +1,7 @@
 # diagnose: see README.md. Every target fails loudly; none ends in `|| true`.
 GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS  := -X main.version=$(VERSION)
+LDFLAGS  := -X github.com/diagnose-sh/diagnose/internal/cli.version=$(VERSION)
 FUZZTIME ?= 10s
 
 .PHONY: all build run test test-short lint fuzz race bench clean

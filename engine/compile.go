@@ -187,7 +187,7 @@ func (d *decoder) unknownFact(field, before string) string {
 		return fmt.Sprintf("type has no field %s", field)
 	}
 	msg := fmt.Sprintf("unknown fact %q", m[1]+"."+field)
-	if s := suggest(field, d.schema.fieldsAt(m[1])); s != "" {
+	if s := Suggest(field, d.schema.fieldsAt(m[1])); s != "" {
 		msg += fmt.Sprintf(" (did you mean %q?)", m[1]+"."+s)
 	}
 	return msg + "; `diagnose facts` lists them all"

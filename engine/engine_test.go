@@ -34,7 +34,11 @@ type testFacts struct {
 	Memory testMem   `expr:"memory" json:"memory"`
 }
 
-var testSchema = MustSchema(reflect.TypeOf(testFacts{}))
+var testSchema = func() *Schema {
+	s := MustSchema(reflect.TypeOf(testFacts{}))
+	s.ReserveFlags("format")
+	return s
+}()
 
 const goodPlaybook = `name: demo
 description: a demo

@@ -21,10 +21,6 @@ var (
 	nameRE = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 )
 
-// ReservedFlags are the run flags a parameter may not shadow.
-var ReservedFlags = []string{"format", "fail-on", "snapshot", "duration", "timeout", "playbooks", "output",
-	"strace", "strace-file", "jcmd", "root", "help", "version", "no-color", "overlay"}
-
 // Load parses, checks and compiles a playbook against schema. All problems
 // found are returned together as Errors, each at FILE:LINE:COL.
 func Load(file string, src []byte, schema *Schema) (*Playbook, error) {
@@ -55,6 +51,7 @@ func parseFile(file string, src []byte, what string) (*yaml.Node, *errorList, er
 // loadTree decodes and compiles a parsed playbook; disabled maps rule ids
 // an overlay turned off to the reason.
 func loadTree(d *decoder, root *yaml.Node, file string, src []byte, schema *Schema, disabled map[string]string) (*Playbook, error) {
+	d.schema = schema
 	pb := d.playbook(root)
 	pb.File = file
 	pb.Source = src
@@ -161,7 +158,7 @@ func (d *decoder) fields(n *yaml.Node, where string, allowed ...string) map[stri
 		key := k.Value
 		if !contains(allowed, key) {
 			msg := fmt.Sprintf("unknown key %q", key)
-			if s := suggest(key, allowed); s != "" {
+			if s := Suggest(key, allowed); s != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)
 			}
 			d.errAt(k, where, "%s; valid keys: %s", msg, strings.Join(allowed, ", "))
@@ -258,7 +255,7 @@ func (d *decoder) parameters(n *yaml.Node) []Parameter {
 			d.errAt(f["name"], where, "parameter names are lower_snake_case identifiers")
 		case seen[p.Name]:
 			d.errAt(f["name"], where, "duplicate parameter %q", p.Name)
-		case contains(ReservedFlags, FlagName(p.Name)):
+		case d.schema != nil && d.schema.reserved[FlagName(p.Name)]:
 			d.errAt(f["name"], where, "--%s is a diagnose flag; choose another name", FlagName(p.Name))
 		}
 		seen[p.Name] = true
@@ -375,7 +372,7 @@ func (d *decoder) rules(n *yaml.Node, classes []string) []*Rule {
 		r.Severity = d.str(f["severity"], where, "severity")
 		if f["severity"] != nil && SeverityRank(r.Severity) == 0 {
 			msg := fmt.Sprintf("unknown severity %q", r.Severity)
-			if s := suggest(r.Severity, severities); s != "" {
+			if s := Suggest(r.Severity, severities); s != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)
 			}
 			d.errAt(f["severity"], where, "%s; valid: %s", msg, strings.Join(severities, ", "))
@@ -421,9 +418,9 @@ func errOr(err error, msg string) string {
 	return msg
 }
 
-// suggest returns the valid word closest to s, if it is close enough to be a
-// typo or an abbreviation.
-func suggest(s string, valid []string) string {
+// Suggest returns the valid word closest to s (a prefix of at least three
+// letters, or within two edits), or "" when none is close: a did-you-mean.
+func Suggest(s string, valid []string) string {
 	best, bestD := "", 3
 	for _, v := range valid {
 		if len(s) >= 3 && strings.HasPrefix(v, s) {

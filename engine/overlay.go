@@ -133,7 +133,7 @@ func (d *decoder) overlayRules(base, ov *yaml.Node, disabled map[string]string) 
 		r, ok := byID[k.Value]
 		if !ok {
 			msg := fmt.Sprintf("the playbook has no rule %q", k.Value)
-			if s := suggest(k.Value, keysOf(byID)); s != "" {
+			if s := Suggest(k.Value, keysOf(byID)); s != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)
 			}
 			d.errAt(k, where, "%s", msg)

@@ -13,6 +13,18 @@ type Schema struct {
 	typ      reflect.Type
 	sections []section
 	index    map[string]int
+	reserved map[string]bool // flag names a parameter may not take
+}
+
+// ReserveFlags forbids parameters whose flag would shadow one of the
+// caller's own flags (the CLI passes every flag it registers).
+func (s *Schema) ReserveFlags(names ...string) {
+	if s.reserved == nil {
+		s.reserved = map[string]bool{}
+	}
+	for _, n := range names {
+		s.reserved[n] = true
+	}
 }
 
 type section struct {

@@ -224,7 +224,7 @@ func (s *Suite) Check(pb *Playbook) error {
 			}
 			if !rules[id] {
 				msg := fmt.Sprintf("%s names rule %q, which %s does not have", kind, id, pb.Name)
-				if sg := suggest(id, ids); sg != "" {
+				if sg := Suggest(id, ids); sg != "" {
 					msg += fmt.Sprintf(" (did you mean %q?)", sg)
 				}
 				d.errAt(n, where, "%s", msg)
@@ -274,7 +274,7 @@ func (d *decoder) checkFacts(n *yaml.Node, t reflect.Type, path, where string) {
 			p := strings.TrimPrefix(path+"."+k.Value, ".")
 			if !ok {
 				msg := fmt.Sprintf("unknown fact %q", p)
-				if sg := suggest(k.Value, names); sg != "" {
+				if sg := Suggest(k.Value, names); sg != "" {
 					msg += fmt.Sprintf(" (did you mean %q?)", strings.TrimPrefix(path+"."+sg, "."))
 				}
 				d.errAt(k, where, "%s", msg)

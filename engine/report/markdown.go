@@ -67,7 +67,7 @@ func TestMarkdown(w io.Writer, r TestReport) error {
 		}
 	}
 	b.WriteString("\n")
-	for _, s := range r.Suites {
+	for _, s := range r.Coverage {
 		fmt.Fprintf(&b, "Coverage of %s: %.0f%% of rules fired in some test", mdCell(s.Playbook), s.CoveragePct)
 		if len(s.Missed) > 0 {
 			fmt.Fprintf(&b, "; never: %s", mdCell(strings.Join(s.Missed, ", ")))

@@ -24,12 +24,15 @@ type Report struct {
 	File          string         `json:"file,omitempty"`
 	Parameters    map[string]any `json:"parameters"`
 	// Source is "live" or "snapshot:FILE".
-	Source        string           `json:"source"`
-	CollectedAt   string           `json:"collected_at,omitempty"`
-	WindowSeconds float64          `json:"window_seconds"`
-	Verdict       engine.Verdict   `json:"verdict"`
-	Findings      []engine.Finding `json:"findings"`
-	Unknown       []engine.Unknown `json:"unknown"`
+	Source        string  `json:"source"`
+	CollectedAt   string  `json:"collected_at,omitempty"`
+	WindowSeconds float64 `json:"window_seconds"`
+	// WindowRequestedSeconds is the window asked for, when --timeout cut
+	// the sampling short of it (WindowSeconds is then what was sampled).
+	WindowRequestedSeconds float64          `json:"window_requested_seconds,omitempty"`
+	Verdict                engine.Verdict   `json:"verdict"`
+	Findings               []engine.Finding `json:"findings"`
+	Unknown                []engine.Unknown `json:"unknown"`
 	// Probes holds the status of every section the playbook read.
 	Probes map[string]ProbeStatus `json:"probes"`
 	// Facts are the sections the playbook read, named as in its expressions.
@@ -66,9 +69,23 @@ type TestReport struct {
 	Passed        int           `json:"passed"`
 	Failed        int           `json:"failed"`
 	Suites        []SuiteReport `json:"suites"`
+	// Coverage is per playbook, over every file that tests it.
+	Coverage []PlaybookCoverage `json:"coverage"`
 }
 
-// SuiteReport is one test file's outcome and the coverage of its playbook.
+// PlaybookCoverage is which of a playbook's rules fired in some case of
+// any of its test files.
+type PlaybookCoverage struct {
+	Playbook     string   `json:"playbook"`
+	PlaybookFile string   `json:"playbook_file"`
+	Files        []string `json:"files"`
+	Exercised    []string `json:"exercised"`
+	Missed       []string `json:"missed"`
+	CoveragePct  float64  `json:"coverage_pct"`
+}
+
+// SuiteReport is one test file's outcome and what of its playbook that file
+// alone covers.
 type SuiteReport struct {
 	File         string              `json:"file"`
 	Playbook     string              `json:"playbook"`

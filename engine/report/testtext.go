@@ -31,7 +31,7 @@ func TestText(w io.Writer, r TestReport, st Style) error {
 			fmt.Fprintf(&b, "     %s verdict %s; fired: %s\n", p.dim("got:"), clean(c.Result.Verdict.Class), clean(strings.Join(fired, ", ")))
 		}
 	}
-	for _, s := range r.Suites {
+	for _, s := range r.Coverage {
 		fmt.Fprintf(&b, "coverage %s: %d/%d rules fired in some test (%.0f%%)", clean(s.Playbook),
 			len(s.Exercised), len(s.Exercised)+len(s.Missed), s.CoveragePct)
 		if len(s.Missed) > 0 {

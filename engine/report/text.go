@@ -152,6 +152,9 @@ func runLine(r Report) string {
 	src := r.Source
 	if r.WindowSeconds > 0 {
 		src += fmt.Sprintf(", %.1fs window", r.WindowSeconds)
+		if r.WindowRequestedSeconds > 0 {
+			src += fmt.Sprintf(" (cut short of the %.1fs asked for)", r.WindowRequestedSeconds)
+		}
 	}
 	parts = append(parts, src)
 	return clean(strings.Join(parts, ", "))

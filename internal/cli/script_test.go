@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"errors"
@@ -13,7 +13,7 @@ import (
 
 func TestMain(m *testing.M) {
 	os.Exit(testscript.RunMain(m, map[string]func() int{
-		"diagnose": func() int { return run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr) },
+		"diagnose": func() int { return Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr) },
 	}))
 }
 

@@ -1,7 +1,6 @@
-package main
+package cli
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -23,6 +22,7 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	schema         *engine.Schema
+	code           int // the exit code of a run that did not fail
 }
 
 func newEnv(stdin io.Reader, stdout, stderr io.Writer) *env {
@@ -44,6 +44,7 @@ type source struct {
 	name string // playbook name (file base without .yaml)
 	path string // shown in errors: "playbooks/slow-app.yaml (embedded)" or the file path
 	src  []byte
+	err  error // why the file could not be read
 }
 
 // catalog lists the embedded playbooks and those in dirs; a playbook in a
@@ -75,11 +76,8 @@ func catalog(dirs []string) ([]source, error) {
 		}
 		for _, f := range files {
 			b, err := readPlaybookFile(f)
-			if err != nil {
-				return nil, err
-			}
 			name := strings.TrimSuffix(filepath.Base(f), ".yaml")
-			byName[name] = source{name: name, path: f, src: b}
+			byName[name] = source{name: name, path: f, src: b, err: err}
 		}
 	}
 	out := make([]source, 0, len(byName))
@@ -101,67 +99,4 @@ func readPlaybookFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	return b, nil
-}
-
-// playbooksDirs finds --playbooks values before the full flag set exists
-// (the set depends on the playbook, which may come from those folders).
-func playbooksDirs(args []string) []string {
-	var dirs []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			break
-		}
-		for _, p := range []string{"--playbooks=", "-playbooks="} {
-			if v, ok := strings.CutPrefix(a, p); ok {
-				dirs = append(dirs, v)
-			}
-		}
-		if (a == "--playbooks" || a == "-playbooks") && i+1 < len(args) {
-			dirs = append(dirs, args[i+1])
-			i++
-		}
-	}
-	return dirs
-}
-
-// parseInterspersed parses flags anywhere among positional arguments.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		if rest[0] == "--" {
-			return append(pos, rest[1:]...), nil
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
-	}
-}
-
-func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs
-}
-
-// stringList is a repeatable flag.
-type stringList []string
-
-func (s *stringList) String() string     { return strings.Join(*s, ",") }
-func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
-
-// checkFormat validates --format.
-func checkFormat(f string, valid ...string) error {
-	for _, v := range valid {
-		if f == v {
-			return nil
-		}
-	}
-	return usagef("--format %q: valid formats are %s", f, strings.Join(valid, ", "))
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -46,7 +46,7 @@ func (r liveReport) finding(rule string) (engine.Finding, bool) {
 func runJSON(t *testing.T, args ...string) (liveReport, int) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := run(append(args, "--format", "json"), strings.NewReader(""), &stdout, &stderr)
+	code := Main(append(args, "--format", "json"), strings.NewReader(""), &stdout, &stderr)
 	return decodeReport(t, code, stdout.Bytes(), stderr.String())
 }
 

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -23,7 +23,7 @@ func custom(name string) string { return filepath.Join(repoRoot(), "testdata", "
 func runCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := run(args, strings.NewReader(""), &out, &errb)
+	code := Main(args, strings.NewReader(""), &out, &errb)
 	return code, out.String(), errb.String()
 }
 
@@ -103,7 +103,7 @@ func TestSARIFValidates(t *testing.T) {
 	}
 	schema := compileSchema(t, "sarif.json", jsonValue(t, raw))
 	busy := filepath.Join(t.TempDir(), "busy.json")
-	os.WriteFile(busy, []byte(`{"version": 1, "status": {"cpu": {"state": "ok"}, "host": {"state": "ok"}, "disks": {"state": "ok"}},
+	os.WriteFile(busy, []byte(`{"version": 1, "target": {"pid": 1}, "status": {"cpu": {"state": "ok"}, "host": {"state": "ok"}, "disks": {"state": "ok"}},
 	  "facts": {"cpu": {"run_queue": 9, "idle_pct": 0}, "host": {"cpu_count": 2},
 	  "disks": {"busiest": {"name": "vda", "w_await_ms": 80, "r_await_ms": 1, "aqu_sz": 4, "util_pct": 99}}}}`), 0o644)
 	for _, args := range [][]string{
@@ -190,7 +190,7 @@ func TestCommittedSchemasAreCurrent(t *testing.T) {
 		}
 		want, err := os.ReadFile(path)
 		if err != nil || string(want) != out {
-			t.Errorf("%s is not what diagnose schema %s prints (UPDATE_SCHEMAS=1 go test ./cmd/diagnose -run Schemas): %v", path, kind, err)
+			t.Errorf("%s is not what diagnose schema %s prints (UPDATE_SCHEMAS=1 go test ./internal/cli -run Schemas): %v", path, kind, err)
 		}
 	}
 }
@@ -199,7 +199,7 @@ func TestCommittedSchemasAreCurrent(t *testing.T) {
 // dropped field fails here before it breaks someone's pipeline.
 func TestJSONReportShapeIsStable(t *testing.T) {
 	snap := filepath.Join(t.TempDir(), "s.json")
-	os.WriteFile(snap, []byte(`{"version": 1, "collected_at": "2026-11-29T07:00:00Z", "status": {"cpu": {"state": "ok"}, "host": {"state": "ok"}, "disks": {"state": "unavailable", "reason": "test"}},
+	os.WriteFile(snap, []byte(`{"version": 1, "collected_at": "2026-11-29T07:00:00Z", "target": {"pid": 7}, "status": {"cpu": {"state": "ok"}, "host": {"state": "ok"}, "disks": {"state": "unavailable", "reason": "test"}},
 	  "facts": {"cpu": {"run_queue": 9, "idle_pct": 0}, "host": {"cpu_count": 2}}}`), 0o644)
 	code, out, stderr := runCLI(t, "run", custom("web-latency.yaml"), "--snapshot", snap, "--pid", "7", "--format", "json")
 	if code != exitFindings {

@@ -1,4 +1,4 @@
-package main
+package cli
 
 // Faults diagnose must survive with honest output, end to end through the
 // CLI: a target that exits, threads that come and go, files that vanish,
@@ -24,7 +24,7 @@ import (
 // faultCLI runs diagnose in-process and returns stdout, stderr and the exit code.
 func faultCLI(args ...string) (string, string, int) {
 	var stdout, stderr bytes.Buffer
-	code := run(args, strings.NewReader(""), &stdout, &stderr)
+	code := Main(args, strings.NewReader(""), &stdout, &stderr)
 	return stdout.String(), stderr.String(), code
 }
 

@@ -1,4 +1,4 @@
-package main
+package cli
 
 // Live end-to-end tests of `diagnose slow-app`: real workloads from
 // testdata/workloads, the real CLI entry, the shipped playbook. They need
@@ -264,7 +264,7 @@ func TestLiveSlowAppEdges(t *testing.T) {
 
 	t.Run("no-such-pid", func(t *testing.T) {
 		var stdout, stderr bytes.Buffer
-		code := run([]string{"slow-app", "--pid", "999999999", "--format", "json"}, strings.NewReader(""), &stdout, &stderr)
+		code := Main([]string{"slow-app", "--pid", "999999999", "--format", "json"}, strings.NewReader(""), &stdout, &stderr)
 		if code != exitUsage || !strings.Contains(stderr.String(), "999999999") {
 			t.Errorf("exit %d, stderr %q", code, stderr.String())
 		}
@@ -357,7 +357,7 @@ func TestSlowAppHelperProcess(t *testing.T) {
 	if pid == "" {
 		t.Skip("helper process for TestLiveSlowAppEdges/non-root")
 	}
-	code := run([]string{"slow-app", "--pid", pid, "--format", "json"}, strings.NewReader(""), os.Stdout, os.Stderr)
+	code := Main([]string{"slow-app", "--pid", pid, "--format", "json"}, strings.NewReader(""), os.Stdout, os.Stderr)
 	if code == exitUsage {
 		t.Fatalf("exit %d", code)
 	}
@@ -371,7 +371,7 @@ func snapshotPath(t *testing.T, name string) string {
 // TestRecordSlowAppSnapshots records `diagnose collect` snapshots of the
 // workloads for TestSlowAppSnapshots. Run by hand, as root:
 //
-//	DIAGNOSE_RECORD=1 go test -run TestRecordSlowAppSnapshots ./cmd/diagnose
+//	DIAGNOSE_RECORD=1 go test -run TestRecordSlowAppSnapshots ./internal/cli
 func TestRecordSlowAppSnapshots(t *testing.T) {
 	if os.Getenv("DIAGNOSE_RECORD") == "" {
 		t.Skip("set DIAGNOSE_RECORD=1 to re-record slow-app snapshots")
@@ -383,7 +383,7 @@ func TestRecordSlowAppSnapshots(t *testing.T) {
 			path := snapshotPath(t, tc.name)
 			os.MkdirAll(filepath.Dir(path), 0o755)
 			var stdout, stderr bytes.Buffer
-			if code := run([]string{"collect", "--pid", strconv.Itoa(pid), "-o", path}, strings.NewReader(""), &stdout, &stderr); code != 0 {
+			if code := Main([]string{"collect", "--pid", strconv.Itoa(pid), "-o", path}, strings.NewReader(""), &stdout, &stderr); code != 0 {
 				t.Fatalf("collect: exit %d: %s", code, stderr.String())
 			}
 		})
@@ -401,7 +401,7 @@ func TestSlowAppSnapshots(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			code := run([]string{"slow-app", "--snapshot", snapshotPath(t, tc.name), "--format", "json"}, strings.NewReader(""), &stdout, &stderr)
+			code := Main([]string{"slow-app", "--snapshot", snapshotPath(t, tc.name), "--format", "json"}, strings.NewReader(""), &stdout, &stderr)
 			rep, _ := decodeReport(t, code, stdout.Bytes(), stderr.String())
 			if rep.Verdict.Class != tc.class {
 				t.Errorf("verdict %s, want %s; findings %v; unknown %v", rep.Verdict.Class, tc.class, rep.rules(), rep.Unknown)
@@ -475,7 +475,7 @@ func TestSlowAppEditedSnapshots(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "snapshot.json")
 			os.WriteFile(path, out, 0o644)
 			var stdout, stderr bytes.Buffer
-			code := run([]string{"slow-app", "--snapshot", path, "--format", "json"}, strings.NewReader(""), &stdout, &stderr)
+			code := Main([]string{"slow-app", "--snapshot", path, "--format", "json"}, strings.NewReader(""), &stdout, &stderr)
 			rep, _ := decodeReport(t, code, stdout.Bytes(), stderr.String())
 			if rep.Verdict.Class != tc.class {
 				t.Errorf("verdict %s, want %s; findings %v; unknown %v", rep.Verdict.Class, tc.class, rep.rules(), rep.Unknown)

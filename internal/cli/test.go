@@ -1,11 +1,15 @@
-package main
+package cli
 
 import (
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/diagnose-sh/diagnose/engine"
 	"github.com/diagnose-sh/diagnose/engine/report"
@@ -14,30 +18,57 @@ import (
 )
 
 // testCmd is `diagnose test FILE...`: run playbook test files.
-func (e *env) testCmd(args []string) (int, error) {
-	fs := newFlagSet("diagnose test", e.stderr)
-	format := fs.String("format", "text", "standard output format: "+strings.Join(report.FormatNames(), ", "))
-	var outputs, dirs stringList
-	fs.Var(&outputs, "output", "also write FORMAT=FILE, e.g. junit=report.xml (repeatable)")
-	fs.Var(&dirs, "playbooks", "also find playbooks by name in this folder (repeatable)")
-	failUnder := fs.Float64("fail-under", 0, "fail when a playbook's rule coverage is below this percentage")
-	files, err := parseInterspersed(fs, args)
-	if err != nil {
-		return exitUsage, usagef("%v", err)
+func (e *env) testCmd() *cobra.Command {
+	var t testFlags
+	cmd := &cobra.Command{
+		Use:   "test FILE.yaml...",
+		Short: "Run playbook test files: snapshots or inline facts, and the findings expected",
+		Long: `Run playbook test files: each case gives facts (a snapshot, inline facts, unavailable
+facts) and the verdict and findings it expects. Coverage is per playbook, over all the files
+given. Exit 1 when a case fails or coverage is below --fail-under, 2 when a file is broken.`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usagef("test needs test files: diagnose test FILE.yaml...")
+			}
+			return nil
+		},
+		ValidArgsFunction: yamlFiles,
+		RunE: func(_ *cobra.Command, files []string) (err error) {
+			e.code, err = e.runTests(files, t)
+			return err
+		},
 	}
-	if len(files) == 0 {
-		return exitUsage, usagef("test needs test files: diagnose test FILE.yaml...")
-	}
-	if _, ok := report.TestFormats[*format]; !ok {
-		return exitUsage, usagef("--format %q: valid formats are %s", *format, strings.Join(report.FormatNames(), ", "))
-	}
-	outs, err := parseOutputs(outputs)
+	t.format = "text"
+	return builtin(cmd, func(fs *pflag.FlagSet) {
+		enumVar(fs, &t.format, "format", "standard output format", "format", report.FormatNames())
+		fs.StringArrayVar(&t.outputs, "output", nil, "also write a report file, `FORMAT=FILE` (repeatable), e.g. junit=report.xml")
+		playbooksFlag(fs, &t.dirs)
+		fs.Float64Var(&t.failUnder, "fail-under", 0, "fail when a playbook's rule coverage, over all the files given, is below this percentage (`PCT`)")
+	})
+}
+
+type testFlags struct {
+	format        string
+	outputs, dirs []string
+	failUnder     float64
+}
+
+func (e *env) runTests(files []string, t testFlags) (int, error) {
+	outs, err := parseOutputs(t.outputs)
 	if err != nil {
 		return exitUsage, err
 	}
-	tr := report.TestReport{SchemaVersion: report.SchemaVersion, Tool: "diagnose " + version, Suites: []report.SuiteReport{}}
+	tr := report.TestReport{SchemaVersion: report.SchemaVersion, Tool: "diagnose " + versionString(),
+		Suites: []report.SuiteReport{}, Coverage: []report.PlaybookCoverage{}}
+	// Coverage is per playbook: the union of what fired over its files.
+	type covered struct {
+		pb      *engine.Playbook
+		files   []string
+		results []engine.CaseResult
+	}
+	var byPlaybook []*covered
 	for _, file := range files {
-		sr, err := e.runSuite(file, dirs)
+		sr, pb, err := e.runSuite(file, t.dirs)
 		if err != nil {
 			return exitUsage, err
 		}
@@ -49,39 +80,58 @@ func (e *env) testCmd(args []string) (int, error) {
 			}
 		}
 		tr.Suites = append(tr.Suites, sr)
+		i := slices.IndexFunc(byPlaybook, func(c *covered) bool { return c.pb.File == pb.File })
+		if i < 0 {
+			byPlaybook = append(byPlaybook, &covered{pb: pb})
+			i = len(byPlaybook) - 1
+		}
+		byPlaybook[i].files = append(byPlaybook[i].files, file)
+		byPlaybook[i].results = append(byPlaybook[i].results, sr.Cases...)
+	}
+	for _, c := range byPlaybook {
+		exercised, missed := engine.Coverage(c.pb, c.results)
+		tr.Coverage = append(tr.Coverage, report.PlaybookCoverage{Playbook: c.pb.Name, PlaybookFile: c.pb.File,
+			Files: c.files, Exercised: orEmpty(exercised), Missed: orEmpty(missed), CoveragePct: coveragePct(exercised, missed)})
 	}
 	for _, o := range outs {
 		if err := writeFile(o.path, func(w io.Writer) error { return report.TestFormats[o.format](w, tr, report.Style{}) }); err != nil {
 			return exitUsage, err
 		}
 	}
-	if err := report.TestFormats[*format](e.stdout, tr, report.Style{Color: isTerminal(e.stdout)}); err != nil {
+	if err := report.TestFormats[t.format](e.stdout, tr, report.Style{Color: isTerminal(e.stdout)}); err != nil {
 		return exitUsage, err
 	}
 	code := exitOK
 	if tr.Failed > 0 {
 		code = exitFindings
 	}
-	for _, s := range tr.Suites {
-		if s.CoveragePct < *failUnder {
+	for _, c := range tr.Coverage {
+		if c.CoveragePct < t.failUnder {
 			fmt.Fprintf(e.stderr, "coverage of %s is %.0f%%, below --fail-under %.0f%%; never fired: %s\n",
-				s.Playbook, s.CoveragePct, *failUnder, strings.Join(s.Missed, ", "))
+				c.Playbook, c.CoveragePct, t.failUnder, strings.Join(c.Missed, ", "))
 			code = exitFindings
 		}
 	}
 	return code, nil
 }
 
+func coveragePct(exercised, missed []string) float64 {
+	if n := len(exercised) + len(missed); n > 0 {
+		return 100 * float64(len(exercised)) / float64(n)
+	}
+	return 100
+}
+
 // runSuite loads one test file, its playbook (and overlay), checks the
 // expectations against the playbook and runs the cases.
-func (e *env) runSuite(file string, dirs []string) (report.SuiteReport, error) {
+func (e *env) runSuite(file string, dirs []string) (report.SuiteReport, *engine.Playbook, error) {
 	src, err := readPlaybookFile(file)
 	if err != nil {
-		return report.SuiteReport{}, err
+		return report.SuiteReport{}, nil, err
 	}
 	suite, err := engine.LoadSuite(file, src)
 	if err != nil {
-		return report.SuiteReport{}, err
+		return report.SuiteReport{}, nil, err
 	}
 	base := filepath.Dir(file)
 	ref, isFile := suite.Playbook, strings.HasSuffix(suite.Playbook, ".yaml")
@@ -92,22 +142,52 @@ func (e *env) runSuite(file string, dirs []string) (report.SuiteReport, error) {
 	if suite.Overlay != "" {
 		overlay = filepath.Join(base, suite.Overlay)
 	}
-	pb, err := e.loadWithOverlay(ref, isFile, dirs, overlay)
+	s, err := findPlaybook(ref, isFile, dirs)
 	if err != nil {
-		return report.SuiteReport{}, err
+		return report.SuiteReport{}, nil, err
+	}
+	pb, err := e.load(s, overlay)
+	if err != nil {
+		return report.SuiteReport{}, nil, err
 	}
 	if err := suite.Check(pb); err != nil {
-		return report.SuiteReport{}, err
+		return report.SuiteReport{}, nil, err
 	}
+	// A snapshot that is not there is a broken test file, not a failed case.
 	cache := snapshots{}
+	for _, c := range suite.Cases {
+		if c.Snapshot == "" {
+			continue
+		}
+		if _, err := cache.load(filepath.Join(base, c.Snapshot)); err != nil {
+			return report.SuiteReport{}, nil, fmt.Errorf("%s:%d: case %q: %w", file, c.Line, c.Name, err)
+		}
+	}
 	results := suite.Run(pb, func(c *engine.Case) (engine.CaseInput, error) { return caseInput(base, c, cache) })
 	exercised, missed := engine.Coverage(pb, results)
 	sr := report.SuiteReport{File: file, Playbook: pb.Name, PlaybookFile: pb.File, Cases: results,
-		Exercised: orEmpty(exercised), Missed: orEmpty(missed), CoveragePct: 100}
-	if n := len(exercised) + len(missed); n > 0 {
-		sr.CoveragePct = 100 * float64(len(exercised)) / float64(n)
+		Exercised: orEmpty(exercised), Missed: orEmpty(missed), CoveragePct: coveragePct(exercised, missed)}
+	return sr, pb, nil
+}
+
+// findPlaybook finds a test's playbook: a file, or a name in the catalog.
+func findPlaybook(ref string, isFile bool, dirs []string) (source, error) {
+	if isFile {
+		b, err := readPlaybookFile(ref)
+		return source{name: ref, path: ref, src: b, err: err}, nil
 	}
-	return sr, nil
+	cat, err := catalog(dirs)
+	if err != nil {
+		return source{}, err
+	}
+	var names []string
+	for _, s := range cat {
+		if s.name == ref {
+			return s, nil
+		}
+		names = append(names, s.name)
+	}
+	return source{}, usagef("no playbook named %q; playbooks: %s (give a file with playbook: FILE.yaml, or a folder with --playbooks)", ref, strings.Join(names, ", "))
 }
 
 func orEmpty(s []string) []string {
@@ -161,7 +241,7 @@ func caseInput(base string, c *engine.Case, cache snapshots) (engine.CaseInput, 
 			return engine.CaseInput{}, err
 		}
 	}
-	missing := missingFrom(snap.Status)
+	missing := missingFrom(statusReport(snap.Status))
 	for p, reason := range c.Unavailable {
 		missing[p] = string(probe.Unavailable) + ": " + reason
 	}

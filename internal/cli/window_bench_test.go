@@ -1,4 +1,4 @@
-package main
+package cli
 
 // The window study behind DefaultWindow (docs/performance.md): the live
 // classification workloads of live_slowapp_test.go and live_system_test.go,
@@ -6,7 +6,7 @@ package main
 // correctness per window printed as a table. It takes minutes, so it only
 // runs when asked:
 //
-//	DIAGNOSE_WINDOW_STUDY=1 go test -count=1 -v -run TestWindowStudy ./cmd/diagnose
+//	DIAGNOSE_WINDOW_STUDY=1 go test -count=1 -v -run TestWindowStudy ./internal/cli
 //
 // DIAGNOSE_WINDOWS (default "0.5s,1s,1.5s,2s,3s") and DIAGNOSE_WINDOW_REPS
 // (default 3) change the grid. The test fails when the default window got a
