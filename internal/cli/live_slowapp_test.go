@@ -270,6 +270,32 @@ func TestLiveSlowAppEdges(t *testing.T) {
 		}
 	})
 
+	t.Run("zombie", func(t *testing.T) {
+		// sh starts a child that exits at once, then becomes sleep, which
+		// never waits: the child stays a zombie of the sleep process.
+		parent := probetest.Start(t, "sh", "-c", "true & exec sleep 30")
+		zombie := 0
+		for deadline := time.Now().Add(5 * time.Second); zombie == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", parent.Process.Pid, parent.Process.Pid))
+			for _, f := range strings.Fields(string(b)) {
+				stat, _ := os.ReadFile("/proc/" + f + "/stat")
+				if i := bytes.LastIndexByte(stat, ')'); i > 0 && bytes.HasPrefix(stat[i+1:], []byte(" Z ")) {
+					zombie, _ = strconv.Atoi(f)
+				}
+			}
+		}
+		if zombie == 0 {
+			t.Fatal("no zombie child appeared")
+		}
+		var stdout, stderr bytes.Buffer
+		code := Main([]string{"slow-app", "--pid", strconv.Itoa(zombie)}, strings.NewReader(""), &stdout, &stderr)
+		want := fmt.Sprintf("PID %d exited and was not reaped by its parent %d (sleep)", zombie, parent.Process.Pid)
+		next := fmt.Sprintf("diagnose slow-app --pid %d", parent.Process.Pid)
+		if code != exitUsage || !strings.Contains(stderr.String(), want) || !strings.Contains(stderr.String(), next) || stdout.Len() > 0 {
+			t.Errorf("exit %d, stdout %q, stderr %q; want exit 2 and %q, %q", code, stdout.String(), stderr.String(), want, next)
+		}
+	})
+
 	t.Run("exits-mid-window", func(t *testing.T) {
 		cmd := probetest.Start(t, mutex, "8")
 		time.Sleep(200 * time.Millisecond)

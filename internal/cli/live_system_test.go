@@ -2,9 +2,11 @@ package cli
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -163,5 +165,32 @@ func TestSystemPlaybookOnFixtures(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A --timeout shorter than --duration cuts the window: the report says how
+// long it sampled, what was asked, and that --timeout (not a longer
+// --duration) is the fix.
+func TestLiveTimeoutCutsWindow(t *testing.T) {
+	probetest.Live(t)
+	rep, code := runJSON(t, "system", "--duration", "20s", "--timeout", "500ms")
+	if code == exitUsage {
+		t.Fatalf("exit %d", code)
+	}
+	if rep.WindowSeconds != 0.5 || rep.WindowRequestedSeconds != 20 {
+		t.Errorf("window %.2fs, requested %.2fs; want 0.50 and 20", rep.WindowSeconds, rep.WindowRequestedSeconds)
+	}
+	if !slices.ContainsFunc(rep.Notes, func(n string) bool { return strings.Contains(n, "--timeout 500ms cut the sampling window") }) {
+		t.Errorf("no note of the cut window: %q", rep.Notes)
+	}
+	for path, st := range rep.Probes {
+		if strings.Contains(st.Fix, "--duration") && !strings.Contains(st.Fix, "--timeout") {
+			t.Errorf("%s: fix %q asks for a longer --duration, which --timeout would cut again", path, st.Fix)
+		}
+	}
+	var text bytes.Buffer
+	Main([]string{"system", "--duration", "20s", "--timeout", "300ms"}, strings.NewReader(""), &text, io.Discard)
+	if !strings.Contains(text.String(), "0.3s window (cut short of the 20.0s asked for)") {
+		t.Errorf("text header does not show the cut:\n%s", text.String())
 	}
 }
