@@ -4,7 +4,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -X github.com/diagnose-sh/diagnose/internal/cli.version=$(VERSION)
 FUZZTIME ?= 10s
 
-.PHONY: all build run test test-short lint fuzz race bench clean
+.PHONY: all build run deps test test-short lint fuzz race bench docs man clean
 
 all: lint test build
 
@@ -16,9 +16,16 @@ build:
 run: build
 	@./bin/diagnose system; code=$$?; [ $$code -ne 2 ] || exit 2
 
-# The whole suite, live workload tests included (they need root; they skip without it).
-test:
-	$(GO) test -count=1 ./...
+# What the live tests use (strace, sysstat, fio, gcc, a JDK...), from apt when root.
+deps:
+	@.ci/deps
+
+# The whole suite, live workload tests included (they need root; they skip
+# without it). It ends with every test skipped for a reason of this machine.
+test: deps
+	@log=$$(mktemp); DIAGNOSE_SKIP_LOG=$$log $(GO) test -count=1 ./...; code=$$?; \
+	if [ -s $$log ]; then echo "skipped for this machine ($$(wc -l <$$log)):"; sort $$log | sed 's/^/  /'; \
+	else echo "no test skipped for this machine"; fi; rm -f $$log; exit $$code
 
 # Without the live workload tests.
 test-short:
@@ -48,6 +55,14 @@ BENCHTIME ?= 1s
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./engine/... ./playbooks/... ./probes/...
 	$(GO) run ./cmd/diagnose-bench
+
+# docs/cli.md's reference, from the command definitions (a test fails when it is stale).
+docs:
+	$(GO) run ./cmd/diagnose-docs -cli docs/cli.md
+
+# Man pages for diagnose and each command, in bin/man (man -l bin/man/diagnose.1).
+man:
+	$(GO) run ./cmd/diagnose-docs -man bin/man
 
 clean:
 	rm -rf bin

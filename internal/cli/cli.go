@@ -79,6 +79,7 @@ func Command() *cobra.Command {
 	if err != nil {
 		panic(fmt.Sprintf("embedded playbooks: %v", err)) // the playbooks package tests forbid this
 	}
+	root.InitDefaultHelpCmd()
 	return root
 }
 
@@ -282,6 +283,7 @@ func completionCmd(root *cobra.Command) {
 		for _, sub := range c.Commands() {
 			shells = append(shells, sub.Name())
 		}
+		c.Use = "completion " + strings.Join(shells, "|")
 		c.Args = func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usagef("completion needs a shell: %s", strings.Join(shells, ", "))

@@ -153,7 +153,7 @@ func TestFaultFilesVanish(t *testing.T) {
 func TestFaultOOMContainerKernelLogUnreadable(t *testing.T) {
 	probetest.Live(t)
 	if b, _ := os.ReadFile("/proc/sys/kernel/dmesg_restrict"); strings.TrimSpace(string(b)) != "1" {
-		t.Skip("kernel.dmesg_restrict is not 1: an unprivileged user may read the kernel log here")
+		probetest.Skip(t, "kernel.dmesg_restrict is not 1: an unprivileged user may read the kernel log here")
 	}
 	bin := buildBinary(t)
 	target := probetest.Start(t, "sleep", "600")
@@ -199,7 +199,7 @@ func mountHidepid(t *testing.T) string {
 	}
 	if out, err := exec.Command("mount", "-t", "proc", "-o", "hidepid=2", "proc", filepath.Join(dir, "proc")).CombinedOutput(); err != nil {
 		os.RemoveAll(dir)
-		t.Skipf("cannot mount proc with hidepid=2 here: %v %s", err, out)
+		probetest.Skip(t, "cannot mount proc with hidepid=2 here: %v %s", err, out)
 	}
 	t.Cleanup(func() {
 		exec.Command("umount", filepath.Join(dir, "sys")).Run()
@@ -248,7 +248,7 @@ func pathWith(t *testing.T, programs ...string) string {
 	for _, p := range programs {
 		full, err := exec.LookPath(p)
 		if err != nil {
-			t.Skipf("%s not installed", p)
+			probetest.Skip(t, "%s not installed", p)
 		}
 		if err := os.Symlink(full, filepath.Join(dir, p)); err != nil {
 			t.Fatal(err)

@@ -29,7 +29,7 @@ func memoryCgroup(t *testing.T, limit uint64) string {
 	case strings.Contains(readString("/sys/fs/cgroup/cgroup.subtree_control"), "memory"):
 		dir, limitFile = filepath.Join("/sys/fs/cgroup", name), "memory.max"
 	default:
-		t.Skip("no cgroup memory controller to create a limited cgroup in")
+		probetest.Skip(t, "no cgroup memory controller to create a limited cgroup in")
 	}
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatalf("create cgroup: %v", err)

@@ -48,7 +48,7 @@ func cpuQuota(t *testing.T, pid, quotaUS int) {
 		}
 	}
 	if base == "" {
-		t.Skip("no cgroup v1 cpu controller mounted")
+		probetest.Skip(t, "no cgroup v1 cpu controller mounted")
 	}
 	dir := filepath.Join(base, fmt.Sprintf("diagnose-slowapp-test-%d", os.Getpid()))
 	if err := os.Mkdir(dir, 0o755); err != nil {

@@ -33,11 +33,11 @@ func buildBinary(t *testing.T) string {
 func asNobody(t *testing.T, bin string, args ...string) (string, int) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to switch to an unprivileged user")
+		probetest.Skip(t, "needs root to switch to an unprivileged user")
 	}
 	setpriv, err := exec.LookPath("setpriv")
 	if err != nil {
-		t.Skip("setpriv (util-linux) is not installed")
+		probetest.Skip(t, "setpriv (util-linux) is not installed")
 	}
 	cmd := exec.Command(setpriv, append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", bin}, args...)...)
 	out, err := cmd.CombinedOutput()

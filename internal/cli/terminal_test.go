@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/diagnose-sh/diagnose/probes/probe"
+	"github.com/diagnose-sh/diagnose/probes/probetest"
 )
 
 // openPTY returns the terminal side of a new pseudo-terminal.
@@ -18,7 +19,7 @@ func openPTY(t *testing.T) *os.File {
 	t.Helper()
 	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
 	if err != nil {
-		t.Skipf("no pseudo-terminals here: %v", err)
+		probetest.Skip(t, "no pseudo-terminals here: %v", err)
 	}
 	t.Cleanup(func() { master.Close() })
 	if err := unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0); err != nil {

@@ -121,14 +121,14 @@ func liveDisk(t *testing.T, dir string) string {
 	maj, min := devOf(t, dir)
 	p, err := filepath.EvalSymlinks("/sys/dev/block/" + itoa(int(maj)) + ":" + itoa(int(min)))
 	if err != nil {
-		t.Skipf("%s is not on a block device: %v", dir, err)
+		probetest.Skip(t, "%s is not on a block device: %v", dir, err)
 	}
 	if _, err := os.Stat(filepath.Join(p, "partition")); err == nil {
 		p = filepath.Dir(p)
 	}
 	name := filepath.Base(p)
 	if _, err := os.Stat("/sys/block/" + name); err != nil || ramOrLoop(name) {
-		t.Skipf("%s is on %s, not a whole disk", dir, name)
+		probetest.Skip(t, "%s is on %s, not a whole disk", dir, name)
 	}
 	return name
 }

@@ -21,7 +21,10 @@ import (
 	"github.com/diagnose-sh/diagnose/probes/probe"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files with the facts the code now produces")
+var update = flag.Bool("update", false, "rewrite golden files (facts, CLI output, generated docs) with what the code now produces")
+
+// Update reports whether the test run was asked to rewrite golden files.
+func Update() bool { return *update }
 
 // RepoRoot returns the repository root (the directory holding go.mod).
 func RepoRoot(t testing.TB) string {
@@ -177,16 +180,32 @@ func Golden(t testing.TB, path string, got any) {
 // and Linux, and holds a machine-wide lock for its duration so that live tests
 // of different packages (run in parallel by go test) do not skew each other's
 // measurements. Set DIAGNOSE_SKIP_LIVE=1 to skip them.
+// Skip skips a test for a reason of this machine (no root, a program or a
+// kernel feature missing) and, when DIAGNOSE_SKIP_LOG names a file, appends
+// the reason there: make test ends with the list, so a green run says what
+// it did not test.
+func Skip(t testing.TB, format string, args ...any) {
+	t.Helper()
+	reason := fmt.Sprintf(format, args...)
+	if path := os.Getenv("DIAGNOSE_SKIP_LOG"); path != "" {
+		if f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o666); err == nil {
+			fmt.Fprintf(f, "%s: %s\n", t.Name(), reason)
+			f.Close()
+		}
+	}
+	t.Skip(reason)
+}
+
 func Live(t testing.TB) {
 	t.Helper()
 	if runtime.GOOS != "linux" {
-		t.Skip("live test needs Linux")
+		Skip(t, "live test needs Linux")
 	}
 	if os.Getenv("DIAGNOSE_SKIP_LIVE") != "" {
-		t.Skip("DIAGNOSE_SKIP_LIVE is set")
+		Skip(t, "DIAGNOSE_SKIP_LIVE is set")
 	}
 	if os.Geteuid() != 0 {
-		t.Skip("live test needs root")
+		Skip(t, "live test needs root")
 	}
 	f, err := os.OpenFile(filepath.Join(os.TempDir(), "diagnose-live-tests.lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
@@ -277,7 +296,7 @@ func Need(t testing.TB, programs ...string) {
 			if os.Getenv("CI") != "" {
 				t.Fatalf("%s is not installed; .ci/run must install it", p)
 			}
-			t.Skipf("%s is not installed", p)
+			Skip(t, "%s is not installed", p)
 		}
 	}
 }

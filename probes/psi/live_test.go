@@ -15,7 +15,7 @@ import (
 func TestLiveCPUPressure(t *testing.T) {
 	probetest.Live(t)
 	if _, err := os.Stat("/proc/pressure"); err != nil {
-		t.Skip("no /proc/pressure on this kernel")
+		probetest.Skip(t, "no /proc/pressure on this kernel")
 	}
 	for range 2 * runtime.NumCPU() {
 		probetest.Start(t, "sh", "-c", "while :; do :; done")
