@@ -187,10 +187,10 @@ func TestEvidenceNeverShowsMissingFactAsZero(t *testing.T) {
 
 func TestBindParams(t *testing.T) {
 	pb := load(t, goodPlaybook)
-	if _, err := pb.BindParams(map[string]string{}); err == nil || !strings.Contains(err.Error(), "--pid is required") {
+	if _, err := pb.BindParams(map[string]string{}); err == nil || !strings.Contains(err.Error(), "parameter pid is required") {
 		t.Errorf("missing pid: %v", err)
 	}
-	if _, err := pb.BindParams(map[string]string{"pid": "x"}); err == nil || !strings.Contains(err.Error(), `--pid: "x" is not a whole number`) {
+	if _, err := pb.BindParams(map[string]string{"pid": "x"}); err == nil || !strings.Contains(err.Error(), `parameter pid "x" is not a whole number`) {
 		t.Errorf("bad pid: %v", err)
 	}
 	v, err := pb.BindParams(map[string]string{"pid": "7"})

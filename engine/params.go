@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -44,17 +45,36 @@ func (ps paramStruct) zero() any { return reflect.New(ps.typ).Elem().Interface()
 // Values are a run's parameter values, by name, typed as the parameter.
 type Values map[string]any
 
-// BindParams checks raw values (from flags: name → text) against the
-// playbook's parameters, applies defaults, and returns typed values. Errors
-// name the parameter as a flag and say what is expected.
+// ParamError is a parameter value that is missing, malformed or unknown.
+// The engine names the parameter; callers say how it is given (a CLI flag,
+// a test's params).
+type ParamError struct {
+	Param   string
+	Problem string // "is required: the process", "\"abc\" is not a whole number"
+}
+
+// ParamErrors are all the parameter problems of one binding.
+type ParamErrors []ParamError
+
+func (es ParamErrors) Error() string {
+	var parts []string
+	for _, e := range es {
+		parts = append(parts, fmt.Sprintf("parameter %s %s", e.Param, e.Problem))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// BindParams checks raw values (name → text) against the playbook's
+// parameters, applies defaults, and returns typed values. The error, if
+// any, is ParamErrors.
 func (p *Playbook) BindParams(raw map[string]string) (Values, error) {
 	out := Values{}
-	var problems []string
+	var problems ParamErrors
 	for _, prm := range p.Parameters {
 		text, ok := raw[prm.Name]
 		if !ok {
 			if prm.Required {
-				problems = append(problems, fmt.Sprintf("--%s is required: %s", FlagName(prm.Name), prm.Description))
+				problems = append(problems, ParamError{prm.Name, "is required: " + prm.Description})
 				continue
 			}
 			if prm.Default != nil {
@@ -66,18 +86,19 @@ func (p *Playbook) BindParams(raw map[string]string) (Values, error) {
 		}
 		v, err := ParseValue(prm.Type, text)
 		if err != nil {
-			problems = append(problems, fmt.Sprintf("--%s: %v", FlagName(prm.Name), err))
+			problems = append(problems, ParamError{prm.Name, err.Error()})
 			continue
 		}
 		out[prm.Name] = v
 	}
 	for name := range raw {
 		if _, ok := p.paramType.index[name]; !ok {
-			problems = append(problems, fmt.Sprintf("playbook %s has no parameter %q", p.Name, name))
+			problems = append(problems, ParamError{name, fmt.Sprintf("does not exist in playbook %s", p.Name)})
 		}
 	}
 	if len(problems) > 0 {
-		return nil, fmt.Errorf("%s", strings.Join(problems, "; "))
+		sort.Slice(problems, func(i, j int) bool { return problems[i].Param < problems[j].Param })
+		return nil, problems
 	}
 	return out, nil
 }

@@ -67,7 +67,7 @@ func (e *env) gather(pb *engine.Playbook, sf *sampleFlags, rf *reportFlags, give
 			return run, err
 		}
 		if run.Params, err = pb.BindParams(given); err != nil {
-			return run, usagef("%v", err)
+			return run, flagsOf(err)
 		}
 		run.Facts, run.Statuses = snap.Facts, statusReport(snap.Status)
 		run.Source = "snapshot:" + rf.snapshot
@@ -80,7 +80,7 @@ func (e *env) gather(pb *engine.Playbook, sf *sampleFlags, rf *reportFlags, give
 	}
 	var err error
 	if run.Params, err = pb.BindParams(given); err != nil {
-		return run, usagef("%v", err)
+		return run, flagsOf(err)
 	}
 	target := targetOf(run.Params)
 	if err := checkTarget(sf.root, target); err != nil {
@@ -98,6 +98,19 @@ func (e *env) gather(pb *engine.Playbook, sf *sampleFlags, rf *reportFlags, give
 		run.Notes = append(run.Notes, "strace (ptrace) was attached after the sampling window: while attached it slows the target down, often many times over")
 	}
 	return run, nil
+}
+
+// flagsOf words the engine's parameter errors as the flags they came from.
+func flagsOf(err error) error {
+	var pe engine.ParamErrors
+	if !errors.As(err, &pe) {
+		return usagef("%v", err)
+	}
+	var parts []string
+	for _, e := range pe {
+		parts = append(parts, fmt.Sprintf("--%s %s", engine.FlagName(e.Param), e.Problem))
+	}
+	return usagef("%s", strings.Join(parts, "; "))
 }
 
 // replayTarget takes pid and cgroup from a snapshot's target when the
