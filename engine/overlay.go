@@ -192,3 +192,21 @@ func sortedKeys(m map[string]bool) []string {
 	sort.Strings(out)
 	return out
 }
+
+// FileKind tells the three kinds of files apart by their top-level keys:
+// "test" (tests:), "overlay" (overlay: NAME, returned as base) or
+// "playbook". A file that does not parse is a "playbook", so that Load
+// reports its errors.
+func FileKind(src []byte) (kind, base string) {
+	var top map[string]any
+	if yaml.Unmarshal(src, &top) != nil {
+		return "playbook", ""
+	}
+	if _, ok := top["tests"]; ok {
+		return "test", ""
+	}
+	if name, ok := top["overlay"].(string); ok {
+		return "overlay", name
+	}
+	return "playbook", ""
+}

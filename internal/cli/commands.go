@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -107,8 +108,10 @@ func (e *env) validateCmd() *cobra.Command {
 	var format *string
 	cmd := &cobra.Command{
 		Use:   "validate FILE.yaml...",
-		Short: "Check playbook files without running them",
-		Long:  "Check playbook files without running them: every problem of every file, at FILE:LINE:COL. Exit 2 when any file has one.",
+		Short: "Check playbook, test and overlay files without running them",
+		Long: `Check playbook, test and overlay files without running anything: every problem of every file, at
+FILE:LINE:COL. A test file is checked against its playbook (rule names, classes, fact names), an overlay
+against the playbook it tunes (NAME.yaml beside it, or the embedded NAME). Exit 2 when any file has a problem.`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usagef("validate needs playbook files: diagnose validate FILE.yaml...")
@@ -132,25 +135,41 @@ func yamlFiles(*cobra.Command, []string, string) ([]cobra.Completion, cobra.Shel
 func (e *env) validate(files []string, format string) (int, error) {
 	type result struct {
 		File   string          `json:"file"`
+		Kind   string          `json:"kind"`
 		OK     bool            `json:"ok"`
 		Rules  int             `json:"rules"`
+		Tests  int             `json:"tests,omitempty"`
 		Errors []*engine.Error `json:"errors"`
 	}
 	var results []result
 	code := exitOK
 	for _, f := range files {
-		r := result{File: f, Errors: []*engine.Error{}}
+		r := result{File: f, Kind: "playbook", Errors: []*engine.Error{}}
+		var pb *engine.Playbook
 		b, err := readPlaybookFile(f)
-		if err != nil {
-			r.Errors = append(r.Errors, &engine.Error{File: f, Line: 1, Column: 1, Message: err.Error()})
-		} else if pb, err := engine.Load(f, b, e.schema); err != nil {
-			var es engine.Errors
-			if !errors.As(err, &es) {
-				return exitUsage, err
+		if err == nil {
+			var base string
+			r.Kind, base = engine.FileKind(b)
+			switch r.Kind {
+			case "test":
+				var suite *engine.Suite
+				if suite, pb, err = e.loadSuite(f, b, nil); err == nil {
+					r.Tests = len(suite.Cases)
+				}
+			case "overlay":
+				pb, err = e.loadOverlay(f, base)
+			default:
+				pb, err = engine.Load(f, b, e.schema)
 			}
-			r.Errors = es
-		} else {
+		}
+		var es engine.Errors
+		switch {
+		case err == nil:
 			r.OK, r.Rules = true, len(pb.Rules)
+		case errors.As(err, &es):
+			r.Errors = es
+		default:
+			r.Errors = append(r.Errors, &engine.Error{File: f, Line: 1, Column: 1, Message: err.Error()})
 		}
 		if !r.OK {
 			code = exitUsage
@@ -161,14 +180,31 @@ func (e *env) validate(files []string, format string) (int, error) {
 		return code, writeJSON(e.stdout, results)
 	}
 	for _, r := range results {
-		if r.OK {
+		switch {
+		case !r.OK:
+			fmt.Fprintln(e.stderr, engine.Errors(r.Errors).Error())
+			fmt.Fprintf(e.stderr, "%s: %d problem(s)\n", r.File, len(r.Errors))
+		case r.Kind == "test":
+			fmt.Fprintf(e.stdout, "%s: ok (%d tests)\n", r.File, r.Tests)
+		case r.Kind == "overlay":
+			fmt.Fprintf(e.stdout, "%s: ok (overlay, %d rules)\n", r.File, r.Rules)
+		default:
 			fmt.Fprintf(e.stdout, "%s: ok (%d rules)\n", r.File, r.Rules)
-			continue
 		}
-		fmt.Fprintln(e.stderr, engine.Errors(r.Errors).Error())
-		fmt.Fprintf(e.stderr, "%s: %d problem(s)\n", r.File, len(r.Errors))
 	}
 	return code, nil
+}
+
+// loadOverlay loads an overlay over its base playbook: NAME.yaml next to
+// the overlay, else the catalog's NAME.
+func (e *env) loadOverlay(file, base string) (*engine.Playbook, error) {
+	s := source{name: base, path: filepath.Join(filepath.Dir(file), base+".yaml")}
+	if _, err := os.Stat(s.path); err == nil {
+		s.src, s.err = readPlaybookFile(s.path)
+	} else if s, err = findPlaybook(base, false, nil); err != nil {
+		return nil, err
+	}
+	return e.load(s, file)
 }
 
 // factsCmd is `diagnose facts`: every fact with its type, unit, meaning and probe.

@@ -129,31 +129,12 @@ func (e *env) runSuite(file string, dirs []string) (report.SuiteReport, *engine.
 	if err != nil {
 		return report.SuiteReport{}, nil, err
 	}
-	suite, err := engine.LoadSuite(file, src)
+	suite, pb, err := e.loadSuite(file, src, dirs)
 	if err != nil {
-		return report.SuiteReport{}, nil, err
-	}
-	base := filepath.Dir(file)
-	ref, isFile := suite.Playbook, strings.HasSuffix(suite.Playbook, ".yaml")
-	if isFile {
-		ref = filepath.Join(base, ref)
-	}
-	var overlay string
-	if suite.Overlay != "" {
-		overlay = filepath.Join(base, suite.Overlay)
-	}
-	s, err := findPlaybook(ref, isFile, dirs)
-	if err != nil {
-		return report.SuiteReport{}, nil, err
-	}
-	pb, err := e.load(s, overlay)
-	if err != nil {
-		return report.SuiteReport{}, nil, err
-	}
-	if err := suite.Check(pb); err != nil {
 		return report.SuiteReport{}, nil, err
 	}
 	// A snapshot that is not there is a broken test file, not a failed case.
+	base := filepath.Dir(file)
 	cache := snapshots{}
 	for _, c := range suite.Cases {
 		if c.Snapshot == "" {
@@ -168,6 +149,36 @@ func (e *env) runSuite(file string, dirs []string) (report.SuiteReport, *engine.
 	sr := report.SuiteReport{File: file, Playbook: pb.Name, PlaybookFile: pb.File, Cases: results,
 		Exercised: orEmpty(exercised), Missed: orEmpty(missed), CoveragePct: coveragePct(exercised, missed)}
 	return sr, pb, nil
+}
+
+// loadSuite loads a test file and its playbook (with its overlay) and checks
+// the file's expectations against the playbook.
+func (e *env) loadSuite(file string, src []byte, dirs []string) (*engine.Suite, *engine.Playbook, error) {
+	suite, err := engine.LoadSuite(file, src)
+	if err != nil {
+		return nil, nil, err
+	}
+	base := filepath.Dir(file)
+	ref, isFile := suite.Playbook, strings.HasSuffix(suite.Playbook, ".yaml")
+	if isFile {
+		ref = filepath.Join(base, ref)
+	}
+	var overlay string
+	if suite.Overlay != "" {
+		overlay = filepath.Join(base, suite.Overlay)
+	}
+	s, err := findPlaybook(ref, isFile, dirs)
+	if err != nil {
+		return nil, nil, err
+	}
+	pb, err := e.load(s, overlay)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := suite.Check(pb); err != nil {
+		return nil, nil, err
+	}
+	return suite, pb, nil
 }
 
 // findPlaybook finds a test's playbook: a file, or a name in the catalog.
