@@ -9,7 +9,7 @@ FUZZTIME ?= 10s
 all: lint test build
 
 build:
-	$(GO) build -ldflags "$(LDFLAGS)" -o bin/diagnose ./cmd/diagnose
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/diagnose ./cmd/diagnose
 
 # The main job on this machine: the system playbook, no PID needed. Findings
 # (exit 1) and an inconclusive verdict (exit 3) are answers, not build failures.
