@@ -208,14 +208,17 @@ func flagError(cmd *cobra.Command, err error) error {
 	var invalid *pflag.InvalidValueError
 	switch {
 	case errors.As(err, &notExist):
-		name := notExist.GetSpecifiedName()
+		name, group := notExist.GetSpecifiedName(), notExist.GetSpecifiedShortnames()
 		var names []string
 		cmd.Flags().VisitAll(func(f *pflag.Flag) { names = append(names, f.Name) })
+		if group != "" { // -format: a long flag with one dash?
+			if s := engine.Suggest(group, names); s != "" {
+				return usagef("unknown flag -%s for %s; did you mean --%s? (long flags take two dashes)", group, cmd.CommandPath(), s)
+			}
+			return usagef("unknown shorthand flag -%s for %s", name, cmd.CommandPath())
+		}
 		if s := engine.Suggest(name, names); s != "" {
 			return usagef("unknown flag --%s for %s; did you mean --%s?", name, cmd.CommandPath(), s)
-		}
-		if notExist.GetSpecifiedShortnames() != "" {
-			return usagef("unknown shorthand flag -%s for %s", name, cmd.CommandPath())
 		}
 		return usagef("unknown flag --%s for %s", name, cmd.CommandPath())
 	case errors.As(err, &invalid):

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/diagnose-sh/diagnose/probes/probetest"
 )
 
 func TestMain(m *testing.M) {
@@ -17,13 +19,16 @@ func TestMain(m *testing.M) {
 	}))
 }
 
-// TestScripts runs the end-to-end CLI scripts in testdata/script. Besides the
+// TestScripts runs the end-to-end CLI scripts in testdata/script (with
+// -update, cmp's expected files are rewritten from what diagnose printed). Besides the
 // standard commands they have `diagnose-exit N args...`, which runs diagnose
 // and fails unless it exits with code N (stdout and stderr are then checked
 // as after exec).
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: filepath.Join("..", "..", "testdata", "script"),
+		// -update rewrites the expected files of cmp in the scripts.
+		UpdateScripts: probetest.Update(),
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("NO_COLOR", "")
 			env.Setenv("PLAYBOOKS", filepath.Join(repoRoot(), "playbooks"))
