@@ -47,7 +47,7 @@ func matchOutput(want, got string) bool {
 		}
 		re.WriteString(strings.ReplaceAll(regexp.QuoteMeta(line), `\.\.\.`, `.*`) + `\n`)
 	}
-	return regexp.MustCompile(re.String()+`$`).MatchString(strings.TrimRight(got, "\n") + "\n")
+	return regexp.MustCompile(re.String() + `$`).MatchString(strings.TrimRight(got, "\n") + "\n")
 }
 
 // runDocCommand runs one documented diagnose command line in the current
