@@ -212,3 +212,30 @@ func TestParseBytes(t *testing.T) {
 		}
 	}
 }
+
+// A header is read without compiling: it says what Load would, and a
+// playbook whose header is broken does not get one.
+func TestReadHeader(t *testing.T) {
+	h, err := ReadHeader("demo.yaml", []byte(goodPlaybook), testSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb := load(t, goodPlaybook)
+	if !reflect.DeepEqual(h, pb.Header()) {
+		t.Errorf("header %+v, Load's %+v", h, pb.Header())
+	}
+	if h.Rules != len(pb.Rules) || h.Name == "" || len(h.Parameters) == 0 {
+		t.Errorf("header %+v", h)
+	}
+	// The header does not compile: an unknown fact passes it, Load reports it.
+	typo := strings.Replace(goodPlaybook, "cpu.run_queue", "cpu.run_qeue", 1)
+	if _, err := ReadHeader("typo.yaml", []byte(typo), testSchema); err != nil {
+		t.Errorf("ReadHeader compiled: %v", err)
+	}
+	if _, err := Load("typo.yaml", []byte(typo), testSchema); err == nil {
+		t.Error("Load accepted an unknown fact")
+	}
+	if _, err := ReadHeader("bad.yaml", []byte("name: Bad Name\nclasses: [cpu]\nrules: []\n"), testSchema); err == nil {
+		t.Error("a bad name passed the header")
+	}
+}

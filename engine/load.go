@@ -31,6 +31,37 @@ func Load(file string, src []byte, schema *Schema) (*Playbook, error) {
 	return loadTree(&decoder{el: el, src: src}, root, file, src, schema, nil)
 }
 
+// Header is what a playbook declares about itself, read without compiling
+// its expressions: enough for a command line to offer it (name, help,
+// parameters as flags) without paying for every playbook it does not run.
+type Header struct {
+	Name, Description, File string
+	Parameters              []Parameter
+	Classes                 []string
+	Rules                   int
+}
+
+// ReadHeader decodes a playbook's header. An error means the playbook will
+// not load; Load then reports every problem.
+func ReadHeader(file string, src []byte, schema *Schema) (Header, error) {
+	root, el, err := parseFile(file, src, "playbook")
+	if err != nil {
+		return Header{}, err
+	}
+	pb := (&decoder{el: el, src: src, schema: schema}).playbook(root)
+	if err := el.err(); err != nil {
+		return Header{}, err
+	}
+	pb.File = file
+	return pb.Header(), nil
+}
+
+// Header is the playbook's header.
+func (pb *Playbook) Header() Header {
+	return Header{Name: pb.Name, Description: pb.Description, File: pb.File, Parameters: pb.Parameters,
+		Classes: pb.Classes, Rules: len(pb.Rules)}
+}
+
 // parseFile bounds and parses one YAML file (a playbook, test file or
 // overlay), returning its root and the error list positioned in it.
 func parseFile(file string, src []byte, what string) (*yaml.Node, *errorList, error) {

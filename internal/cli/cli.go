@@ -156,12 +156,7 @@ throttling, or nothing wrong) with its evidence and the next commands to run.`,
 		if c, _, err := root.Find([]string{s.name}); err == nil && c != root {
 			continue // a builtin command's name: reachable with diagnose run FILE
 		}
-		overlay := ""
-		if len(pre.pos) > 0 && pre.pos[0] == s.name {
-			overlay = pre.overlay
-		}
-		pb, err := e.load(s, overlay)
-		root.AddCommand(e.playbookCmd(s.name, pb, err))
+		root.AddCommand(e.catalogCmd(s, pre))
 	}
 	help := helpCmd(root)
 	help.GroupID = groupCommands
@@ -169,6 +164,27 @@ throttling, or nothing wrong) with its evidence and the next commands to run.`,
 	root.InitDefaultCompletionCmd()
 	completionCmd(root)
 	return root, nil
+}
+
+// catalogCmd is a catalog playbook's command. Only the invoked playbook is
+// compiled (with the overlay) before parsing; the others offer their header.
+func (e *env) catalogCmd(s source, pre prescanned) *cobra.Command {
+	if len(pre.pos) > 0 && pre.pos[0] == s.name {
+		pb, err := e.load(s, pre.overlay)
+		if err != nil {
+			return e.playbookCmd(s.name, engine.Header{}, nil, err)
+		}
+		return e.playbookCmd(s.name, pb.Header(), func() (*engine.Playbook, error) { return pb, nil }, nil)
+	}
+	if s.err != nil {
+		return e.playbookCmd(s.name, engine.Header{}, nil, s.err)
+	}
+	h, err := engine.ReadHeader(s.path, s.src, e.schema)
+	if err != nil {
+		_, err = e.load(s, "") // every problem, not only the header's
+		return e.playbookCmd(s.name, engine.Header{}, nil, err)
+	}
+	return e.playbookCmd(s.name, h, func() (*engine.Playbook, error) { return e.load(s, "") }, nil)
 }
 
 // unknownCommand is the root's own run: it is reached only when no command

@@ -177,9 +177,9 @@ func (p *paramFlag) Set(v string) error {
 
 // addParams registers a playbook's parameters as flags and returns their
 // values by parameter name.
-func addParams(cmd *cobra.Command, pb *engine.Playbook) map[string]*paramFlag {
+func addParams(cmd *cobra.Command, parameters []engine.Parameter) map[string]*paramFlag {
 	out := map[string]*paramFlag{}
-	for _, p := range pb.Parameters {
+	for _, p := range parameters {
 		v := &paramFlag{param: p}
 		usage := p.Description
 		if p.Required {

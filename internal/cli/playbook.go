@@ -25,9 +25,10 @@ func (e *env) load(s source, overlay string) (*engine.Playbook, error) {
 	return engine.LoadWithOverlay(s.path, s.src, overlay, ov, e.schema)
 }
 
-// playbookCmd is `diagnose NAME`: the playbook's parameters are its flags.
-// A playbook that does not load still gets its command, which reports why.
-func (e *env) playbookCmd(name string, pb *engine.Playbook, loadErr error) *cobra.Command {
+// playbookCmd is `diagnose NAME`: the parameters of the playbook's header
+// are its flags; load compiles the playbook when it runs. A playbook that
+// does not load still gets its command, which reports why.
+func (e *env) playbookCmd(name string, h engine.Header, load func() (*engine.Playbook, error), loadErr error) *cobra.Command {
 	cmd := &cobra.Command{Use: name, GroupID: groupPlaybooks, Args: noArgs("parameters are flags")}
 	if loadErr != nil {
 		cmd.Short = "(does not load: diagnose validate shows why)"
@@ -36,22 +37,28 @@ func (e *env) playbookCmd(name string, pb *engine.Playbook, loadErr error) *cobr
 		cmd.RunE = func(*cobra.Command, []string) error { return loadErr }
 		return cmd
 	}
-	cmd.Short, cmd.Long = firstSentence(pb.Description), pb.Description
-	e.playbookFlags(cmd, pb)
+	cmd.Short, cmd.Long = firstSentence(h.Description), h.Description
+	e.playbookFlags(cmd, h, load)
 	return cmd
 }
 
 // playbookFlags gives cmd a playbook's parameters, the sampling and report
 // flags, its help, and its run.
-func (e *env) playbookFlags(cmd *cobra.Command, pb *engine.Playbook) {
+func (e *env) playbookFlags(cmd *cobra.Command, h engine.Header, load func() (*engine.Playbook, error)) {
 	var sf sampleFlags
 	var rf reportFlags
-	params := addParams(cmd, pb)
+	params := addParams(cmd, h.Parameters)
 	sf.register(cmd.Flags())
 	rf.register(cmd.Flags())
 	completeFlags(cmd)
-	cmd.SetHelpFunc(func(c *cobra.Command, _ []string) { playbookHelp(c, pb) })
-	cmd.RunE = func(*cobra.Command, []string) error { return e.runPlaybook(pb, &sf, &rf, params) }
+	cmd.SetHelpFunc(func(c *cobra.Command, _ []string) { playbookHelp(c, h) })
+	cmd.RunE = func(*cobra.Command, []string) error {
+		pb, err := load()
+		if err != nil {
+			return err
+		}
+		return e.runPlaybook(pb, &sf, &rf, params)
+	}
 }
 
 // runCmd is `diagnose run FILE.yaml`: the file is read before parsing, so
@@ -89,13 +96,13 @@ func (e *env) runCmd(pre prescanned) *cobra.Command {
 		cmd.RunE = func(*cobra.Command, []string) error { return err }
 		return cmd
 	}
-	e.playbookFlags(cmd, pb)
+	e.playbookFlags(cmd, pb.Header(), func() (*engine.Playbook, error) { return pb, nil })
 	return cmd
 }
 
 // playbookHelp shows a playbook's description, its parameters apart from
 // the flags every playbook has, and what it classifies.
-func playbookHelp(cmd *cobra.Command, pb *engine.Playbook) {
+func playbookHelp(cmd *cobra.Command, pb engine.Header) {
 	w := cmd.OutOrStdout()
 	usage := cmd.CommandPath()
 	if cmd.Name() == "run" {
@@ -122,5 +129,5 @@ func playbookHelp(cmd *cobra.Command, pb *engine.Playbook) {
 	} else {
 		fmt.Fprintln(w, "  (none)")
 	}
-	fmt.Fprintf(w, "\nFlags:\n%s\nClasses: %s\nRules: %d, in %s\n", others.FlagUsages(), strings.Join(pb.Classes, ", "), len(pb.Rules), pb.File)
+	fmt.Fprintf(w, "\nFlags:\n%s\nClasses: %s\nRules: %d, in %s\n", others.FlagUsages(), strings.Join(pb.Classes, ", "), pb.Rules, pb.File)
 }
