@@ -11,6 +11,9 @@ import (
 // Severities, from least to most severe.
 var severities = []string{"info", "warning", "critical"}
 
+// Severities returns the severities, from least to most severe.
+func Severities() []string { return append([]string(nil), severities...) }
+
 // SeverityRank orders severities: info 1, warning 2, critical 3, unknown 0.
 func SeverityRank(s string) int {
 	for i, v := range severities {

@@ -22,8 +22,6 @@ import (
 // measurements that chose it.
 const DefaultWindow = time.Second
 
-var severities = []string{"info", "warning", "critical"}
-
 // sampleFlags say how live facts are gathered: playbook runs and collect.
 type sampleFlags struct {
 	window     time.Duration
@@ -72,7 +70,7 @@ type reportFlags struct {
 func (f *reportFlags) register(fs *pflag.FlagSet) {
 	f.format, f.failOn = "text", "warning"
 	enumVar(fs, &f.format, "format", "output format", "format", report.FormatNames())
-	enumVar(fs, &f.failOn, "fail-on", "exit 1 on findings at or above this severity", "severity", severities)
+	enumVar(fs, &f.failOn, "fail-on", "exit 1 on findings at or above this severity", "severity", engine.Severities())
 	fs.StringArrayVar(&f.outputs, "output", nil, "also write a report file, `FORMAT=FILE` (repeatable), e.g. junit=report.xml")
 	fs.StringVar(&f.snapshot, "snapshot", "", "evaluate this recorded snapshot (`FILE`, from diagnose collect) instead of the live system")
 	fs.StringVar(&f.overlay, "overlay", "", "apply this overlay `FILE` (tuned thresholds, severities, disabled rules)")
