@@ -10,6 +10,7 @@ import (
 	"github.com/diagnose-sh/diagnose/probes/cpu"
 	"github.com/diagnose-sh/diagnose/probes/disk"
 	"github.com/diagnose-sh/diagnose/probes/hostinfo"
+	"github.com/diagnose-sh/diagnose/probes/hsperf"
 	"github.com/diagnose-sh/diagnose/probes/jvm"
 	"github.com/diagnose-sh/diagnose/probes/memory"
 	"github.com/diagnose-sh/diagnose/probes/netstat"
@@ -39,6 +40,7 @@ type Facts struct {
 	Cgroup   cgroup.Facts   `expr:"cgroup" json:"cgroup"`
 	OOM      oomlog.Facts   `expr:"oom" json:"oom"`
 	JVM      jvm.Facts      `expr:"jvm" json:"jvm"`
+	HotSpot  hsperf.Facts   `expr:"hotspot" json:"hotspot"`
 }
 
 // Probe is one entry of the registry.
@@ -104,5 +106,9 @@ func Registry() []Probe {
 			func(f *Facts) *oomlog.Facts { return &f.OOM }, oomlog.New),
 		entry("jvm", "JVMs in the target cgroup: effective max heap and its source, flags incl. JAVA_TOOL_OPTIONS, container support, footprint per component against the limit (measured with jcmd NMT when enabled)",
 			func(f *Facts) *jvm.Facts { return &f.JVM }, jvm.New),
+		// 100 ms: the old generation's lowest occupancy over the window is
+		// what collections leave; a reading costs microseconds.
+		needsPID(withInterval(entry("hotspot", "the target JVM's own counters from its hsperfdata file, read without attaching (what jstat reads): GC time share and rate per collector, heap and old-generation occupancy, metaspace, code, threads, safepoints",
+			func(f *Facts) *hsperf.Facts { return &f.HotSpot }, hsperf.New), 100*time.Millisecond)),
 	}
 }
