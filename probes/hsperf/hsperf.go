@@ -71,6 +71,7 @@ type reader struct {
 	first, last *Counters
 	oldMin      int64
 	err         error
+	java        bool // without a file: the process is still a java launcher
 }
 
 func (r *reader) Read(h probe.Host) {
@@ -79,6 +80,7 @@ func (r *reader) Read(h probe.Host) {
 	}
 	if r.open == nil {
 		if r.file, r.err = Find(h, r.pid); r.err != nil {
+			r.java = isJava(h, r.pid)
 			return
 		}
 		if r.open, r.err = Open(h, r.file); r.err != nil {
@@ -111,6 +113,10 @@ func (r *reader) Finish() (any, probe.Statuses) {
 	case r.pid <= 0:
 		st[""] = probe.Status{State: probe.Unavailable, Reason: "no target process", Fix: "pass --pid"}
 		return Facts{}, st
+	case r.last == nil && errors.Is(r.err, ErrNoFile) && !r.java:
+		// Known: this process is no HotSpot JVM. Rules guard on present.
+		st[""] = probe.Status{State: probe.OK, Reason: "the target is not a HotSpot JVM (it publishes no hsperfdata)"}
+		return Facts{PID: r.pid}, st
 	case r.last == nil:
 		st[""] = statusOf(r.err, r.pid)
 		return Facts{PID: r.pid}, st
@@ -196,6 +202,14 @@ func facts(a, b Counters, oldMin int64) Facts {
 	f.SafepointTimePct = pct(b.SafepointTicks - a.SafepointTicks)
 	f.SafepointSyncPct = pct(b.SafepointSyncTicks - a.SafepointSyncTicks)
 	return f
+}
+
+// isJava tells a JVM that hides its counters (-XX:-UsePerfData) from a
+// process that is no JVM: its executable or name is java.
+func isJava(h probe.Host, pid int) bool {
+	exe, _ := os.Readlink(h.Path("proc", strconv.Itoa(pid), "exe"))
+	comm, _ := h.ReadFile("proc", strconv.Itoa(pid), "comm")
+	return filepath.Base(exe) == "java" || string(bytes.TrimSpace(comm)) == "java"
 }
 
 // ErrNoFile means the process publishes no hsperfdata.
@@ -298,7 +312,8 @@ func statusOf(err error, pid int) probe.Status {
 		return probe.Status{State: probe.Unavailable, Reason: fmt.Sprintf("process %d does not exist", pid)}
 	case errors.Is(err, ErrNoFile):
 		return probe.Status{State: probe.Unavailable,
-			Reason: fmt.Sprintf("the target publishes no hsperfdata (%v): not a HotSpot JVM, or it runs with -XX:-UsePerfData or -XX:+PerfDisableSharedMem", err)}
+			Reason: fmt.Sprintf("the target is java but publishes no hsperfdata (%v): it runs with -XX:-UsePerfData or -XX:+PerfDisableSharedMem, or is not HotSpot", err),
+			Fix:    "run it without -XX:-UsePerfData / -XX:+PerfDisableSharedMem, or use --jcmd"}
 	case errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.ELOOP):
 		return probe.Status{State: probe.Unavailable, Reason: fmt.Sprintf("cannot open the JVM's hsperfdata: %v", err),
 			Fix: "run as root or as the JVM's user (the file is mode 0600)"}

@@ -179,7 +179,11 @@ func TestReaderUnavailable(t *testing.T) {
 		setup  func(t *testing.T) (probe.Host, int)
 		reason string
 	}{
-		"not a JVM":       {func(t *testing.T) (probe.Host, int) { h, _ := hostTree(t, nil); return h, 4242 }, "publishes no hsperfdata"},
+		"java without hsperfdata": {func(t *testing.T) (probe.Host, int) {
+			h, _ := hostTree(t, nil)
+			os.WriteFile(h.Path("proc", "4242", "comm"), []byte("java\n"), 0o644)
+			return h, 4242
+		}, "-XX:-UsePerfData"},
 		"no such process": {func(t *testing.T) (probe.Host, int) { h, _ := hostTree(t, nil); return h, 99 }, "does not exist"},
 		"a FIFO": {func(t *testing.T) (probe.Host, int) {
 			h, file := hostTree(t, nil)
@@ -214,6 +218,17 @@ func TestReaderUnavailable(t *testing.T) {
 	}
 	if _, st := run(probe.Host{}, 0, 1); st[""].Fix != "pass --pid" {
 		t.Errorf("no target: %v", st)
+	}
+}
+
+// A process that is no JVM is a known fact (present false), so rules on JVMs
+// stay decidable for every other process.
+func TestReaderNotAJVM(t *testing.T) {
+	h, _ := hostTree(t, nil)
+	os.WriteFile(h.Path("proc", "4242", "comm"), []byte("nginx\n"), 0o644)
+	f, st := run(h, 4242, 2)
+	if f.Present || st[""].State != probe.OK || !strings.Contains(st[""].Reason, "not a HotSpot JVM") || len(st) != 1 {
+		t.Errorf("facts %+v, statuses %v", f, st)
 	}
 }
 
