@@ -26,11 +26,16 @@ func runSlowApp(t *testing.T, pid int, extra ...string) (liveReport, int) {
 	return runJSON(t, append([]string{"slow-app", "--pid", strconv.Itoa(pid)}, extra...)...)
 }
 
-func startJava(t *testing.T, class string) int {
+// startJava runs testdata/workloads/CLASS.java with the JVM flags given
+// (-Xmx64m when none).
+func startJava(t *testing.T, class string, flags ...string) int {
 	t.Helper()
 	probetest.Need(t, "java")
 	src := filepath.Join(probetest.RepoRoot(t), "testdata", "workloads", class+".java")
-	cmd, _ := probetest.StartPrinting(t, "started", "java", "-Xmx64m", src)
+	if len(flags) == 0 {
+		flags = []string{"-Xmx64m"}
+	}
+	cmd, _ := probetest.StartPrinting(t, "started", "java", append(flags, src)...)
 	time.Sleep(1500 * time.Millisecond) // past JIT warm-up
 	return cmd.Process.Pid
 }
@@ -139,6 +144,13 @@ func slowAppWorkloads(t *testing.T) []slowAppCase {
 		{name: "jvm-synchronized", class: "locks", rule: "lock-churn", pid: func(t *testing.T) int { return startJava(t, "Contend") },
 			again: []string{"--jcmd"}, againRule: "jvm-monitor-blocked"},
 		{name: "idle-jvm", class: "none", rule: "", pid: func(t *testing.T) int { return startJava(t, "Idle") }},
+		// A live set that fills a small heap: collections back to back (hsperfdata), memory, not locks.
+		{name: "jvm-gc-thrash", class: "memory", rule: "gc-pressure", evidence: "in garbage collection (GarbageFirst",
+			pid: func(t *testing.T) int { return startJava(t, "GcThrash", "-Xmx48m") }},
+		{name: "jvm-gc-thrash-parallel", class: "memory", rule: "gc-pressure", evidence: "in garbage collection (ParScav:MSC",
+			pid: func(t *testing.T) int { return startJava(t, "GcThrash", "-XX:+UseParallelGC", "-Xmx48m") }},
+		// Young garbage in a roomy heap: a collection now and then is no finding.
+		{name: "jvm-gc-roomy", class: "none", rule: "", pid: func(t *testing.T) int { return startJava(t, "GcRoomy", "-XX:+UseSerialGC", "-Xmx256m") }},
 		// Event loops and pools: the threads sit in epoll_wait, futex or poll while the sockets await replies.
 		{name: "go-http-client", class: "network", rule: "backend-wait", peer: &goPeer, delayMS: 300, pid: func(t *testing.T) int {
 			addr, url := server(t, "300ms")
