@@ -165,6 +165,9 @@ func TestLiveOOMKilledJVM(t *testing.T) {
 		if !strings.Contains(ev, "256.0 MiB") || !strings.Contains(ev, "1.0 GiB") {
 			t.Errorf("%s evidence does not name the limit and the direct cap: %s", rule, ev)
 		}
+		if rule == "jvm-budget-exceeds-limit" && !strings.Contains(ev, "measured from hsperfdata") {
+			t.Errorf("%s evidence does not say where the numbers came from: %s", rule, ev)
+		}
 	}
 	if _, ok := rep.finding("oom-killed"); ok {
 		t.Errorf("oom-killed before anything was killed")
@@ -244,6 +247,13 @@ func TestLiveOOMFittingJVM(t *testing.T) {
 		t.Errorf("verdict %q, want none", rep.Verdict.Class)
 	}
 	t.Logf("fitting JVM footprint %d bytes in a 1 GiB limit", rep.Facts.JVM.Main.FootprintBytes)
+	// Without --jcmd the budget still measures what the JVM's hsperfdata holds.
+	m := rep.Facts.JVM.Main
+	// (A JVM that has not collected yet has no metaspace counters: estimated.)
+	if !m.PerfData || !m.HeapMeasured || m.HeapCommittedBytes == 0 || m.Components.MetaspaceBytes == 0 || m.Components.CodeCacheBytes == 0 ||
+		!strings.Contains(m.Sources, "heap: hsperfdata") || !strings.Contains(m.Sources, "code cache: hsperfdata") {
+		t.Errorf("budget not measured from hsperfdata: perf_data %v, sources %q, components %+v", m.PerfData, m.Sources, m.Components)
+	}
 }
 
 func tail(s string, n int) string {

@@ -44,7 +44,8 @@ type Facts struct {
 	OldOccupancyPct    float64 `expr:"old_occupancy_pct" json:"old_occupancy_pct" doc:"old generation used / its maximum at the last reading (jstat O), %"`
 	OldFloorPct        float64 `expr:"old_floor_pct" json:"old_floor_pct" doc:"lowest old-generation occupancy of the window's readings: what collections leave, the live set, %"`
 
-	MetaspaceUsedBytes      int64 `expr:"metaspace_used_bytes" json:"metaspace_used_bytes" doc:"metaspace in use (MU), bytes"`
+	// HotSpot updates the metaspace counters at collections: 0 before the first.
+	MetaspaceUsedBytes      int64 `expr:"metaspace_used_bytes" json:"metaspace_used_bytes" doc:"metaspace in use (MU), bytes (unavailable before the JVM's first collection: HotSpot fills the metaspace counters then)"`
 	MetaspaceCommittedBytes int64 `expr:"metaspace_committed_bytes" json:"metaspace_committed_bytes" doc:"metaspace committed (MC), bytes"`
 	MetaspaceMaxBytes       int64 `expr:"metaspace_max_bytes" json:"metaspace_max_bytes" doc:"metaspace maximum: MaxMetaspaceSize, or about 1 GiB (the class space's reservation) when unlimited, bytes"`
 	ClassUsedBytes          int64 `expr:"class_used_bytes" json:"class_used_bytes" doc:"compressed class space in use (CCSU), bytes"`
@@ -124,6 +125,11 @@ func (r *reader) Finish() (any, probe.Statuses) {
 	f := facts(*r.first, *r.last, r.oldMin)
 	f.PID, f.File = r.pid, r.file
 	st[""] = probe.Status{State: probe.OK}
+	if f.MetaspaceCommittedBytes == 0 {
+		for _, k := range []string{"metaspace_used_bytes", "metaspace_committed_bytes", "class_used_bytes", "class_committed_bytes"} {
+			st[k] = probe.Status{State: probe.Unavailable, Reason: "HotSpot fills the metaspace counters at the first collection; this JVM has not collected yet"}
+		}
+	}
 	if f.WindowS == 0 {
 		for _, k := range []string{"gc_time_pct", "young_gc_time_pct", "old_gc_time_pct", "young_gc_per_s", "old_gc_per_s",
 			"safepoints_per_s", "safepoint_time_pct", "safepoint_sync_pct", "old_floor_pct"} {
@@ -212,6 +218,18 @@ func isJava(h probe.Host, pid int) bool {
 	return filepath.Base(exe) == "java" || string(bytes.TrimSpace(comm)) == "java"
 }
 
+// Once reads an hsperfdata file at a system path once: the sizes (heap,
+// metaspace, code, threads) without rates.
+func Once(h probe.Host, file string) (Facts, error) {
+	c, err := ReadFile(h, file)
+	if err != nil {
+		return Facts{}, err
+	}
+	f := facts(c, c, 0)
+	f.File = file
+	return f, nil
+}
+
 // ErrNoFile means the process publishes no hsperfdata.
 var ErrNoFile = errors.New("no hsperfdata file")
 
@@ -238,7 +256,14 @@ func Find(h probe.Host, pid int) (string, error) {
 	tmp := filepath.Join("/proc", strconv.Itoa(pid), "root", "tmp")
 	dirs, err := h.DirNames(256, tmp)
 	if err != nil {
-		return "", fmt.Errorf("%w: list %s: %w", ErrNoFile, tmp, err)
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path under the root would name where the fixture lives
+		}
+		if errors.Is(err, fs.ErrPermission) {
+			return "", &fs.PathError{Op: "open", Path: tmp, Err: err}
+		}
+		return "", fmt.Errorf("%w: cannot list %s: %w", ErrNoFile, tmp, err)
 	}
 	for _, d := range dirs {
 		if len(d) > len("hsperfdata_") && d[:len("hsperfdata_")] == "hsperfdata_" {

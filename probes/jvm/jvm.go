@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/diagnose-sh/diagnose/probes/cgroup"
+	"github.com/diagnose-sh/diagnose/probes/hsperf"
 	"github.com/diagnose-sh/diagnose/probes/probe"
 )
 
@@ -100,6 +101,13 @@ type JVM struct {
 	Measured bool `expr:"measured" json:"measured" doc:"non-heap components are measured (jcmd VM.native_memory summary, committed), not estimated"`
 	// MeasureNote says why the footprint is estimated, when it is.
 	MeasureNote string `expr:"measure_note" json:"measure_note" doc:"why the footprint is an estimate (no jcmd, NMT off, attach refused), empty when measured"`
+	// Sources says where each number of the budget came from.
+	Sources string `expr:"sources" json:"sources" doc:"where each budget number came from: hsperfdata (the JVM's counters, read without attaching), jcmd (NMT, VM.flags), flags, /proc, or an estimate"`
+	// PerfData: the JVM's hsperfdata was read.
+	PerfData bool `expr:"perf_data" json:"perf_data" doc:"the JVM's hsperfdata counters were read (heap, metaspace and code measured without attaching)"`
+	// HeapCommittedBytes and HeapUsedBytes come from hsperfdata (0 without it).
+	HeapCommittedBytes uint64 `expr:"heap_committed_bytes" json:"heap_committed_bytes" doc:"heap committed now (hsperfdata), bytes; 0 when perf_data is false"`
+	HeapUsedBytes      uint64 `expr:"heap_used_bytes" json:"heap_used_bytes" doc:"heap in use now (hsperfdata), bytes; 0 when perf_data is false"`
 	// LimitBytes is the cgroup memory limit (0 when unlimited).
 	LimitBytes uint64 `expr:"limit_bytes" json:"limit_bytes" doc:"the cgroup memory limit, bytes, 0 when unlimited"`
 	// Limited is true when a cgroup memory limit applies.
@@ -452,7 +460,31 @@ func budget(h probe.Host, allowJCMD bool, j *JVM, groups []source, version int, 
 		j.DirectMemoryMaxBytes = j.HeapMaxBytes
 	}
 
+	// Without NMT, the JVM's own counters measure what they cover: heap max,
+	// metaspace, compiled code. The rest stays estimated from flags.
+	perf, perfErr := readPerf(h, j.PID)
+	if perfErr == nil {
+		j.PerfData = true
+		if gc, ok := policyGC[perf.Policy]; ok {
+			j.GC = gc
+		}
+		j.HeapCommittedBytes, j.HeapUsedBytes = uint64(perf.HeapCommittedBytes), uint64(perf.HeapUsedBytes)
+		if measuredFlags == nil && perf.HeapMaxBytes > 0 {
+			j.HeapMaxBytes, j.HeapMeasured = uint64(perf.HeapMaxBytes), true
+			if !j.DirectMemorySet {
+				j.DirectMemoryMaxBytes = j.HeapMaxBytes
+			}
+		}
+	}
+
 	c := Components{HeapBytes: j.HeapMaxBytes}
+	heapFrom := "flags (" + j.HeapSource + ")"
+	switch {
+	case measuredFlags != nil && j.HeapMeasured:
+		heapFrom = "jcmd VM.flags"
+	case j.PerfData && j.HeapMeasured:
+		heapFrom = "hsperfdata"
+	}
 	if measured {
 		cm := nm.committed
 		c.MetaspaceBytes = cm["Class"] + cm["Metaspace"]
@@ -468,6 +500,7 @@ func budget(h probe.Host, allowJCMD bool, j *JVM, groups []source, version int, 
 		if j.DirectMemorySet && o.maxDirect > c.DirectBytes {
 			c.DirectBytes = o.maxDirect
 		}
+		j.Sources = "heap: " + heapFrom + "; non-heap: jcmd VM.native_memory (committed)"
 	} else {
 		c.MetaspaceBytes = o.maxMeta
 		if c.MetaspaceBytes == 0 {
@@ -487,10 +520,28 @@ func budget(h probe.Host, allowJCMD bool, j *JVM, groups []source, version int, 
 		c.ThreadStacksBytes = uint64(max(j.Threads, 1)) * j.StackSizeBytes
 		c.GCBytes = uint64(float64(j.HeapMaxBytes) * gcOverhead(j.GC))
 		c.OtherBytes = otherNative
+		metaFrom, codeFrom := "flags or estimate", "flags or estimate"
+		if j.PerfData {
+			c.CodeCacheBytes, codeFrom = uint64(perf.CompiledCodeBytes), "hsperfdata (compiled code)"
+			switch {
+			case o.maxMeta > uint64(perf.MetaspaceCommittedBytes): // a cap is what it may grow to
+				c.MetaspaceBytes, metaFrom = o.maxMeta, "-XX:MaxMetaspaceSize"
+			case perf.MetaspaceCommittedBytes > 0:
+				c.MetaspaceBytes, metaFrom = uint64(perf.MetaspaceCommittedBytes), "hsperfdata (committed)"
+			default: // HotSpot fills the metaspace counters at the first collection
+				metaFrom = "estimate (hsperfdata has none before the first collection)"
+			}
+		}
+		j.Sources = fmt.Sprintf("heap: %s; metaspace: %s; code cache: %s; thread stacks: /proc thread count x stack size; direct, GC and other native: estimated",
+			heapFrom, metaFrom, codeFrom)
 	}
 	j.Measured = measured
 	if measured {
 		j.MeasureNote = ""
+	} else if j.PerfData {
+		j.MeasureNote = "heap, metaspace and code cache measured from hsperfdata; direct buffers, GC and other native estimated (" + j.MeasureNote + ")"
+	} else if perfErr != nil {
+		j.MeasureNote += "; no hsperfdata: " + probe.Sanitize(perfErr.Error())
 	}
 	j.Components = c
 	j.FootprintBytes = c.sum()
@@ -509,6 +560,19 @@ func budget(h probe.Host, allowJCMD bool, j *JVM, groups []source, version int, 
 			j.FittingMaxRAMPct = min(75, pct)
 		}
 	}
+}
+
+// policyGC names HotSpot's collector policies as the flags do.
+var policyGC = map[string]string{"GarbageFirst": "G1", "ParScav:MSC": "Parallel", "Copy:MSC": "Serial"}
+
+// readPerf reads a JVM's hsperfdata once: what the budget needs is its
+// current sizes, not rates.
+func readPerf(h probe.Host, pid int) (hsperf.Facts, error) {
+	file, err := hsperf.Find(h, pid)
+	if err != nil {
+		return hsperf.Facts{}, err
+	}
+	return hsperf.Once(h, file)
 }
 
 func firstLine(out []byte, err error) string {

@@ -295,3 +295,40 @@ func TestLiveJVMFlagsFromEnv(t *testing.T) {
 		t.Errorf("threads %d rss %d", j.Threads, j.RSSBytes)
 	}
 }
+
+// With the JVM's hsperfdata in its /tmp, the budget measures heap max,
+// metaspace and compiled code from it without attaching, and says so.
+func TestBudgetFromHSPerfData(t *testing.T) {
+	root := t.TempDir()
+	if out, err := exec.Command("cp", "-r", probetest.Fixture(t, "cg-v2-jvm-over", "t0")+"/.", root).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	dir := filepath.Join(root, "proc", "4242", "root", "tmp", "hsperfdata_app")
+	os.MkdirAll(dir, 0o755)
+	perf, err := os.ReadFile(filepath.Join(probetest.RepoRoot(t), "testdata", "hsperf", "serial-roomy.hsperfdata"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "4242"), perf, 0o644) // no NSpid line: the host PID
+	r := New(probe.Target{PID: 4242}, probe.Options{})
+	r.Read(probe.Host{Root: root, Now: time.Unix(0, 0)})
+	v, st := r.Finish()
+	m := v.(Facts).Main
+	if st[""].State != probe.OK || !m.PerfData || !m.HeapMeasured {
+		t.Fatalf("status %v, facts %+v", st, m)
+	}
+	// The counters' numbers (serial-roomy: -Xmx256m, Serial), not the flags'
+	// (-Xmx2g, G1); the metaspace cap (-XX:MaxMetaspaceSize=256m) is what it may grow to.
+	if m.HeapMaxBytes != 268435456 || m.Components.CodeCacheBytes != 1546112 || m.GC != "Serial" ||
+		m.HeapCommittedBytes != 268435456 || m.HeapUsedBytes == 0 || m.Components.MetaspaceBytes != 256<<20 {
+		t.Errorf("budget %+v", m)
+	}
+	for _, want := range []string{"heap: hsperfdata", "metaspace: -XX:MaxMetaspaceSize", "code cache: hsperfdata", "direct, GC and other native: estimated"} {
+		if !strings.Contains(m.Sources, want) {
+			t.Errorf("sources %q lack %q", m.Sources, want)
+		}
+	}
+	if m.Measured || !strings.Contains(m.MeasureNote, "measured from hsperfdata") {
+		t.Errorf("measured %v, note %q", m.Measured, m.MeasureNote)
+	}
+}
