@@ -115,3 +115,18 @@ func TestLiveProbe(t *testing.T) {
 		t.Errorf("the test binary: %+v %v", v, st)
 	}
 }
+
+// A JVM that does not publish its counters is unavailable with the reason,
+// and nothing attaches to it to find out.
+func TestLiveNoPerfData(t *testing.T) {
+	probetest.Live(t)
+	for _, flag := range []string{"-XX:-UsePerfData", "-XX:+PerfDisableSharedMem"} {
+		pid := startJVM(t, flag, "-Xmx64m")
+		r := New(probe.Target{PID: pid}, probe.Options{})
+		r.Read(probe.Host{Root: "/", Now: time.Now()})
+		v, st := r.Finish()
+		if v.(Facts).Present || st[""].State != probe.Unavailable || !strings.Contains(st[""].Reason, "-XX:-UsePerfData") {
+			t.Errorf("%s: facts %+v, status %+v", flag, v, st[""])
+		}
+	}
+}
