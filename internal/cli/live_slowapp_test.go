@@ -434,7 +434,8 @@ func TestSlowAppSnapshots(t *testing.T) {
 	for _, tc := range []struct{ name, class string }{
 		{"spinner", "cpu"}, {"pthread-mutex", "locks"}, {"slow-peer", "network"}, {"odirect-fsync", "io"},
 		{"throttled-spinner", "throttled"}, {"sleeper", "none"}, {"idle-epoll-server", "none"},
-		{"jvm-synchronized", "locks"}, {"idle-jvm", "none"}, {"go-http-client", "network"}, {"jdk-httpclient", "network"},
+		{"jvm-synchronized", "locks"}, {"idle-jvm", "none"}, {"jvm-gc-thrash", "memory"}, {"jvm-gc-thrash-parallel", "memory"},
+		{"jvm-gc-roomy", "none"}, {"go-http-client", "network"}, {"jdk-httpclient", "network"},
 		{"python-timeout-client", "network"}, {"proxy-slow-backend", "network"}, {"connect-stall", "network"}, {"keepalive-poller", "none"}, {"idle-go-server", "none"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
