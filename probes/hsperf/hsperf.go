@@ -36,13 +36,17 @@ type Facts struct {
 	YoungGCCount   int64   `expr:"young_gc_count" json:"young_gc_count" doc:"young collections since the JVM started (YGC)"`
 	OldGCCount     int64   `expr:"old_gc_count" json:"old_gc_count" doc:"old/full collections since the JVM started (FGC, G1 also CGC)"`
 
-	HeapUsedBytes      int64   `expr:"heap_used_bytes" json:"heap_used_bytes" doc:"heap in use at the last reading, bytes"`
-	HeapCommittedBytes int64   `expr:"heap_committed_bytes" json:"heap_committed_bytes" doc:"heap committed (the JVM holds it from the OS), bytes"`
-	HeapMaxBytes       int64   `expr:"heap_max_bytes" json:"heap_max_bytes" doc:"the heap's maximum (-Xmx), bytes"`
-	OldUsedBytes       int64   `expr:"old_used_bytes" json:"old_used_bytes" doc:"old generation in use at the last reading, bytes"`
-	OldMaxBytes        int64   `expr:"old_max_bytes" json:"old_max_bytes" doc:"the old generation's maximum, bytes"`
-	OldOccupancyPct    float64 `expr:"old_occupancy_pct" json:"old_occupancy_pct" doc:"old generation used / its maximum at the last reading (jstat O), %"`
-	OldFloorPct        float64 `expr:"old_floor_pct" json:"old_floor_pct" doc:"lowest old-generation occupancy of the window's readings: what collections leave, the live set, %"`
+	HeapUsedBytes       int64   `expr:"heap_used_bytes" json:"heap_used_bytes" doc:"heap in use at the last reading, bytes"`
+	HeapCommittedBytes  int64   `expr:"heap_committed_bytes" json:"heap_committed_bytes" doc:"heap committed (the JVM holds it from the OS), bytes"`
+	HeapMaxBytes        int64   `expr:"heap_max_bytes" json:"heap_max_bytes" doc:"the heap's maximum (-Xmx), bytes"`
+	YoungUsedBytes      int64   `expr:"young_used_bytes" json:"young_used_bytes" doc:"young generation (eden and survivors) in use at the last reading, bytes"`
+	YoungCommittedBytes int64   `expr:"young_committed_bytes" json:"young_committed_bytes" doc:"young generation committed, bytes"`
+	YoungMaxBytes       int64   `expr:"young_max_bytes" json:"young_max_bytes" doc:"the young generation's maximum (G1: the whole heap), bytes"`
+	OldUsedBytes        int64   `expr:"old_used_bytes" json:"old_used_bytes" doc:"old generation in use at the last reading, bytes"`
+	OldCommittedBytes   int64   `expr:"old_committed_bytes" json:"old_committed_bytes" doc:"old generation committed, bytes"`
+	OldMaxBytes         int64   `expr:"old_max_bytes" json:"old_max_bytes" doc:"the old generation's maximum (G1: the whole heap), bytes"`
+	OldOccupancyPct     float64 `expr:"old_occupancy_pct" json:"old_occupancy_pct" doc:"old generation used / its maximum at the last reading (jstat O), %"`
+	OldFloorPct         float64 `expr:"old_floor_pct" json:"old_floor_pct" doc:"lowest old-generation occupancy of the window's readings: what collections leave, the live set, %"`
 
 	// HotSpot updates the metaspace counters at collections: 0 before the first.
 	MetaspaceUsedBytes      int64 `expr:"metaspace_used_bytes" json:"metaspace_used_bytes" doc:"metaspace in use (MU), bytes (unavailable before the JVM's first collection: HotSpot fills the metaspace counters then)"`
@@ -57,6 +61,7 @@ type Facts struct {
 	ThreadsDaemon int64 `expr:"threads_daemon" json:"threads_daemon" doc:"live daemon Java threads"`
 	ThreadsPeak   int64 `expr:"threads_peak" json:"threads_peak" doc:"most live Java threads since the JVM started"`
 
+	SafepointCount   int64   `expr:"safepoint_count" json:"safepoint_count" doc:"safepoints since the JVM started"`
 	SafepointsPerS   float64 `expr:"safepoints_per_s" json:"safepoints_per_s" doc:"safepoints (all threads stopped) per second over the window"`
 	SafepointTimePct float64 `expr:"safepoint_time_pct" json:"safepoint_time_pct" doc:"share of the window with all Java threads stopped at safepoints (collections included), %"`
 	SafepointSyncPct float64 `expr:"safepoint_sync_pct" json:"safepoint_sync_pct" doc:"share of the window spent bringing threads to safepoints (time-to-safepoint), %"`
@@ -190,9 +195,13 @@ func facts(a, b Counters, oldMin int64) Facts {
 			f.HeapMaxBytes += g.MaxBytes
 		}
 	}
+	if len(b.Generations) > 0 {
+		y := b.Generations[0]
+		f.YoungUsedBytes, f.YoungCommittedBytes, f.YoungMaxBytes = y.Used, y.Committed, y.MaxBytes
+	}
 	if len(b.Generations) > 1 {
 		old := b.Generations[1]
-		f.OldUsedBytes, f.OldMaxBytes = old.Used, old.MaxBytes
+		f.OldUsedBytes, f.OldCommittedBytes, f.OldMaxBytes = old.Used, old.Committed, old.MaxBytes
 		if old.MaxBytes > 0 {
 			f.OldOccupancyPct = probe.Round2(100 * float64(old.Used) / float64(old.MaxBytes))
 			if f.WindowS > 0 {
@@ -204,6 +213,7 @@ func facts(a, b Counters, oldMin int64) Facts {
 	f.ClassUsedBytes, f.ClassCommittedBytes, f.ClassMaxBytes = b.ClassUsed, b.ClassCommitted, b.ClassMax
 	f.CompiledCodeBytes = b.CompiledCodeBytes
 	f.ThreadsLive, f.ThreadsDaemon, f.ThreadsPeak = b.ThreadsLive, b.ThreadsDaemon, b.ThreadsPeak
+	f.SafepointCount = b.Safepoints
 	f.SafepointsPerS = perS(b.Safepoints - a.Safepoints)
 	f.SafepointTimePct = pct(b.SafepointTicks - a.SafepointTicks)
 	f.SafepointSyncPct = pct(b.SafepointSyncTicks - a.SafepointSyncTicks)
