@@ -12,6 +12,7 @@ import (
 	"github.com/diagnose-sh/diagnose/probes/hostinfo"
 	"github.com/diagnose-sh/diagnose/probes/hsperf"
 	"github.com/diagnose-sh/diagnose/probes/jvm"
+	"github.com/diagnose-sh/diagnose/probes/limits"
 	"github.com/diagnose-sh/diagnose/probes/memory"
 	"github.com/diagnose-sh/diagnose/probes/netstat"
 	"github.com/diagnose-sh/diagnose/probes/oomlog"
@@ -41,6 +42,7 @@ type Facts struct {
 	OOM      oomlog.Facts   `expr:"oom" json:"oom"`
 	JVM      jvm.Facts      `expr:"jvm" json:"jvm"`
 	HotSpot  hsperf.Facts   `expr:"hotspot" json:"hotspot"`
+	Limits   limits.Facts   `expr:"limits" json:"limits"`
 }
 
 // Probe is one entry of the registry.
@@ -110,5 +112,7 @@ func Registry() []Probe {
 		// what collections leave; a reading costs microseconds.
 		needsPID(withInterval(entry("hotspot", "the target JVM's own counters from its hsperfdata file, read without attaching (what jstat reads): GC time share and rate per collector, heap and old-generation occupancy, metaspace, code, threads, safepoints",
 			func(f *Facts) *hsperf.Facts { return &f.HotSpot }, hsperf.New), 100*time.Millisecond)),
+		entry("limits", "the limits processes die on: the target's rlimits against its descriptors (/proc/PID/limits, fd), its unreaped children, its cgroup's pids.max; the system's tasks against threads-max and pid_max, zombies by parent, fork rate, file handles, Committed_AS against CommitLimit",
+			func(f *Facts) *limits.Facts { return &f.Limits }, limits.New),
 	}
 }

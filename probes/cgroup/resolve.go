@@ -67,6 +67,9 @@ type Location struct {
 	MemoryMount, CPUMount string
 	// UnifiedDir is the v2 directory (in hybrid mode the controller-less tree).
 	UnifiedDir string
+	// PIDsDir is the pids controller's directory, "" when it is not mounted
+	// (on v2, the unified directory when pids.max is there).
+	PIDsDir string
 }
 
 type mount struct {
@@ -254,7 +257,7 @@ func Resolve(h probe.Host, t probe.Target) (Location, error) {
 		if err != nil {
 			return loc, err
 		}
-		pc = procCgroup{v1: map[string]string{"memory": hp, "cpu": hp, "cpuacct": hp}, v2: hp, hasV2: true}
+		pc = procCgroup{v1: map[string]string{"memory": hp, "cpu": hp, "cpuacct": hp, "pids": hp}, v2: hp, hasV2: true}
 	} else {
 		who := "self"
 		if t.PID > 0 {
@@ -297,6 +300,9 @@ func Resolve(h probe.Host, t probe.Target) (Location, error) {
 		return loc, err
 	}
 	if loc.CPUAcctDir, _, err = dir("cpuacct"); err != nil {
+		return loc, err
+	}
+	if loc.PIDsDir, _, err = dir("pids"); err != nil {
 		return loc, err
 	}
 	if loc.Version == 1 && pc.v1["cpuacct"] != pc.v1["cpu"] {
