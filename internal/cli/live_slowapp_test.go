@@ -105,6 +105,7 @@ func slowAppWorkloads(t *testing.T) []slowAppCase {
 	bin := func(name string) string { return probetest.BuildC(t, name) }
 	spinner, mutex, slowpeer := bin("spinner"), bin("mutex"), bin("slowpeer")
 	odirect, sleeper, epoll := bin("odirect"), bin("sleeper"), bin("epollserver")
+	unreaped, fdhog, manyThreads := bin("unreaped"), bin("fdhog"), bin("many_threads")
 	// O_DIRECT needs a disk-backed file system (not tmpfs): use the repository's.
 	odFile := filepath.Join(probetest.RepoRoot(t), "testdata", "workloads", fmt.Sprintf(".odirect-%d", os.Getpid()))
 	t.Cleanup(func() { os.Remove(odFile) })
@@ -140,6 +141,19 @@ func slowAppWorkloads(t *testing.T) []slowAppCase {
 			return pid
 		}},
 		{name: "sleeper", class: "none", rule: "", pid: func(t *testing.T) int { return start(t, sleeper) }},
+		// Limits: a parent that never reaps, 994 of 1,024 descriptors open, 46 of a cgroup's pids.max 50 tasks.
+		{name: "unreaping-parent", class: "limits", rule: "zombie-children", evidence: "children exited and were not reaped",
+			pid: func(t *testing.T) int { return start(t, unreaped, "50") }},
+		{name: "fd-near-limit", class: "limits", rule: "fd-limit-near", evidence: "994 of its 1024 file descriptors are open",
+			pid: func(t *testing.T) int {
+				cmd, _ := probetest.StartPrinting(t, "started", fdhog, "994", "1024")
+				return cmd.Process.Pid
+			}},
+		{name: "pids-near-max", class: "limits", rule: "pids-limit-near", evidence: "46 of its pids.max 50 tasks", pid: func(t *testing.T) int {
+			cmd, _ := probetest.StartPrinting(t, "started", manyThreads, "45")
+			pidsCgroup(t, cmd.Process.Pid, 50)
+			return cmd.Process.Pid
+		}},
 		{name: "idle-epoll-server", class: "none", rule: "", pid: func(t *testing.T) int { return start(t, epoll) }},
 		{name: "jvm-synchronized", class: "locks", rule: "lock-churn", pid: func(t *testing.T) int { return startJava(t, "Contend") },
 			again: []string{"--jcmd"}, againRule: "jvm-monitor-blocked"},
@@ -435,7 +449,8 @@ func TestSlowAppSnapshots(t *testing.T) {
 		{"spinner", "cpu"}, {"pthread-mutex", "locks"}, {"slow-peer", "network"}, {"odirect-fsync", "io"},
 		{"throttled-spinner", "throttled"}, {"sleeper", "none"}, {"idle-epoll-server", "none"},
 		{"jvm-synchronized", "locks"}, {"idle-jvm", "none"}, {"jvm-gc-thrash", "memory"}, {"jvm-gc-thrash-parallel", "memory"},
-		{"jvm-gc-roomy", "none"}, {"go-http-client", "network"}, {"jdk-httpclient", "network"},
+		{"jvm-gc-roomy", "none"}, {"unreaping-parent", "limits"}, {"fd-near-limit", "limits"}, {"pids-near-max", "limits"},
+		{"go-http-client", "network"}, {"jdk-httpclient", "network"},
 		{"python-timeout-client", "network"}, {"proxy-slow-backend", "network"}, {"connect-stall", "network"}, {"keepalive-poller", "none"}, {"idle-go-server", "none"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

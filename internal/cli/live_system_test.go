@@ -12,9 +12,11 @@ import (
 	"time"
 
 	"github.com/diagnose-sh/diagnose/probes"
+	"github.com/diagnose-sh/diagnose/probes/cgroup"
 	"github.com/diagnose-sh/diagnose/probes/cpu"
 	"github.com/diagnose-sh/diagnose/probes/disk"
 	"github.com/diagnose-sh/diagnose/probes/hostinfo"
+	"github.com/diagnose-sh/diagnose/probes/limits"
 	"github.com/diagnose-sh/diagnose/probes/memory"
 	"github.com/diagnose-sh/diagnose/probes/probe"
 	"github.com/diagnose-sh/diagnose/probes/probetest"
@@ -106,6 +108,8 @@ func fixtureSnapshot(t *testing.T, scenario string, edit func(*probes.Facts)) st
 	f.Memory = add("memory", memory.New(probe.Target{}, probe.Options{})).(memory.Facts)
 	f.PSI = add("psi", psi.New(probe.Target{}, probe.Options{})).(psi.Facts)
 	f.Disks = add("disks", disk.New(probe.Target{}, probe.Options{})).(disk.Facts)
+	f.Cgroup = add("cgroup", cgroup.New(probe.Target{}, probe.Options{})).(cgroup.Facts)
+	f.Limits = add("limits", limits.New(probe.Target{}, probe.Options{})).(limits.Facts)
 	if edit != nil {
 		edit(&f)
 	}

@@ -1,0 +1,73 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/diagnose-sh/diagnose/probes/probetest"
+)
+
+// pidsCgroup puts pid in a new cgroup v1 pids child with pids.max max and
+// removes it when the test ends. Only the test writes cgroup files.
+func pidsCgroup(t *testing.T, pid, max int) string {
+	t.Helper()
+	base := "/sys/fs/cgroup/pids"
+	if _, err := os.Stat(filepath.Join(base, "cgroup.procs")); err != nil {
+		probetest.Skip(t, "no cgroup v1 pids controller mounted")
+	}
+	dir := filepath.Join(base, "diagnose-pids-test-"+strconv.Itoa(os.Getpid()))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs")); err == nil {
+			for _, p := range strings.Fields(string(b)) {
+				os.WriteFile(filepath.Join(base, "cgroup.procs"), []byte(p), 0o644)
+			}
+		}
+		for i := 0; i < 50 && os.Remove(dir) != nil; i++ {
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+	if err := os.WriteFile(filepath.Join(dir, "pids.max"), []byte(strconv.Itoa(max)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestLiveSystemLimits: a parent that never reaps its children shows in
+// diagnose system, named with its PID.
+func TestLiveSystemLimits(t *testing.T) {
+	probetest.Live(t)
+	cmd, _ := probetest.StartPrinting(t, "started", probetest.BuildC(t, "unreaped"), "20")
+	time.Sleep(500 * time.Millisecond)
+	rep, _ := runJSON(t, "system")
+	f, ok := rep.finding("zombies-piling-up")
+	if !ok || rep.Facts.Limits.TopZombieParent.PID != cmd.Process.Pid || rep.Facts.Limits.TopZombieParent.Name != "unreaped" {
+		t.Fatalf("no zombies-piling-up naming pid %d: findings %v, top parent %+v", cmd.Process.Pid, rep.rules(), rep.Facts.Limits.TopZombieParent)
+	}
+	if want := "diagnose slow-app --pid " + strconv.Itoa(cmd.Process.Pid); len(f.Next) == 0 || f.Next[0] != want {
+		t.Errorf("next %v, want %q first", f.Next, want)
+	}
+}
+
+// TestLiveOOMContainerPids: a container near its pids.max is a limits
+// finding of oom-container too (a JVM reports it as "unable to create
+// native thread").
+func TestLiveOOMContainerPids(t *testing.T) {
+	probetest.Live(t)
+	cmd, _ := probetest.StartPrinting(t, "started", probetest.BuildC(t, "many_threads"), "45")
+	dir := pidsCgroup(t, cmd.Process.Pid, 50)
+	rep, _ := runJSON(t, "oom-container", "--pid", strconv.Itoa(cmd.Process.Pid))
+	f, ok := rep.finding("pids-limit-near")
+	if !ok || rep.Facts.Limits.PIDsCurrent != 46 || rep.Facts.Limits.PIDsMax != 50 || !strings.Contains(f.Evidence, "46 of its pids.max 50") {
+		t.Fatalf("findings %v, limits %+v (%s)", rep.rules(), rep.Facts.Limits, dir)
+	}
+}
