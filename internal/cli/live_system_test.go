@@ -146,6 +146,20 @@ func TestSystemPlaybookOnFixtures(t *testing.T) {
 			d.UtilPct, d.AwaitMs, d.RAwaitMs, d.WAwaitMs, d.AquSz = 97, 35, 30, 40, 6
 		}, fired: []string{"disk-saturated"}},
 		{scenario: "sys-idle", class: "throttled", edit: func(f *probes.Facts) { f.CPU.StealPct = 25 }, fired: []string{"cpu-steal"}},
+		// Limits, from the recorded sysctls with the use edited.
+		{scenario: "sys-idle", class: "limits", edit: func(f *probes.Facts) { f.Limits.Tasks, f.Limits.TasksPct = 29800, 90.94 },
+			fired: []string{"tasks-near-max"}},
+		{scenario: "sys-idle", class: "limits", edit: func(f *probes.Facts) { f.Limits.TasksPerS = 60 }, // 32768 reached in 9 min
+			fired: []string{"tasks-near-max"}},
+		{scenario: "sys-idle", class: "none", edit: func(f *probes.Facts) { f.Limits.TasksPerS = 40 }, // in 13 min
+			notFired: []string{"tasks-near-max"}},
+		{scenario: "sys-idle", class: "limits", edit: func(f *probes.Facts) { f.Limits.FileHandles, f.Limits.FileHandlesPct = 2300000, 93.27 },
+			fired: []string{"file-handles-near-max"}},
+		{scenario: "sys-idle", class: "limits", edit: func(f *probes.Facts) {
+			f.Cgroup.VM.OvercommitMemory, f.Limits.CommittedPct = 2, 96
+		}, fired: []string{"commit-limit-near"}},
+		{scenario: "sys-idle", class: "none", edit: func(f *probes.Facts) { f.Limits.CommittedPct = 96 }, // mode 0: no commit limit
+			notFired: []string{"commit-limit-near"}},
 	} {
 		t.Run(tc.scenario+"-"+tc.class, func(t *testing.T) {
 			snap := fixtureSnapshot(t, tc.scenario, tc.edit)
