@@ -140,3 +140,15 @@ func FuzzParseStat(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkRead is one reading of this machine: the /proc scan for zombies
+// and children dominates, and grows with the number of processes.
+func BenchmarkRead(b *testing.B) {
+	h := probe.Host{Root: "/", Now: time.Now()}
+	r := New(probe.Target{PID: 1}, probe.Options{})
+	r.Read(h) // resolves the cgroup once, as a window's first reading does
+	b.ReportAllocs()
+	for b.Loop() {
+		r.Read(h)
+	}
+}
