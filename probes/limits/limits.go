@@ -127,7 +127,8 @@ func (r *reader) Read(h probe.Host) {
 		if fds, err := h.DirNames(1<<20, "proc", strconv.Itoa(r.target.PID), "fd"); err == nil {
 			rd.fds = len(fds)
 		} else if r.first == nil {
-			r.st["open_files"] = probe.StatusOf(err, fmt.Sprintf("/proc/%d/fd", r.target.PID))
+			s := probe.StatusOf(err, fmt.Sprintf("/proc/%d/fd", r.target.PID))
+			r.st["open_files"], r.st["open_files_per_s"] = s, s
 		}
 	}
 	if err := r.scan(h, rd); err != nil && r.first == nil {
