@@ -11,6 +11,7 @@ import (
 	"github.com/diagnose-sh/diagnose/probes/disk"
 	"github.com/diagnose-sh/diagnose/probes/hostinfo"
 	"github.com/diagnose-sh/diagnose/probes/hsperf"
+	"github.com/diagnose-sh/diagnose/probes/httptiming"
 	"github.com/diagnose-sh/diagnose/probes/jvm"
 	"github.com/diagnose-sh/diagnose/probes/limits"
 	"github.com/diagnose-sh/diagnose/probes/memory"
@@ -28,21 +29,22 @@ import (
 // is one probe's section; its expr and json names are the same, so what
 // `diagnose collect` writes is exactly what a playbook reads.
 type Facts struct {
-	Host     hostinfo.Facts `expr:"host" json:"host"`
-	CPU      cpu.Facts      `expr:"cpu" json:"cpu"`
-	Memory   memory.Facts   `expr:"memory" json:"memory"`
-	PSI      psi.Facts      `expr:"psi" json:"psi"`
-	Disks    disk.Facts     `expr:"disks" json:"disks"`
-	Process  process.Facts  `expr:"process" json:"process"`
-	Threads  threads.Facts  `expr:"threads" json:"threads"`
-	Syscalls syscalls.Facts `expr:"syscalls" json:"syscalls"`
-	Net      netstat.Facts  `expr:"net" json:"net"`
-	TCP      sockdiag.Facts `expr:"tcp" json:"tcp"`
-	Cgroup   cgroup.Facts   `expr:"cgroup" json:"cgroup"`
-	OOM      oomlog.Facts   `expr:"oom" json:"oom"`
-	JVM      jvm.Facts      `expr:"jvm" json:"jvm"`
-	HotSpot  hsperf.Facts   `expr:"hotspot" json:"hotspot"`
-	Limits   limits.Facts   `expr:"limits" json:"limits"`
+	Host     hostinfo.Facts   `expr:"host" json:"host"`
+	CPU      cpu.Facts        `expr:"cpu" json:"cpu"`
+	Memory   memory.Facts     `expr:"memory" json:"memory"`
+	PSI      psi.Facts        `expr:"psi" json:"psi"`
+	Disks    disk.Facts       `expr:"disks" json:"disks"`
+	Process  process.Facts    `expr:"process" json:"process"`
+	Threads  threads.Facts    `expr:"threads" json:"threads"`
+	Syscalls syscalls.Facts   `expr:"syscalls" json:"syscalls"`
+	Net      netstat.Facts    `expr:"net" json:"net"`
+	TCP      sockdiag.Facts   `expr:"tcp" json:"tcp"`
+	Cgroup   cgroup.Facts     `expr:"cgroup" json:"cgroup"`
+	OOM      oomlog.Facts     `expr:"oom" json:"oom"`
+	JVM      jvm.Facts        `expr:"jvm" json:"jvm"`
+	HotSpot  hsperf.Facts     `expr:"hotspot" json:"hotspot"`
+	Limits   limits.Facts     `expr:"limits" json:"limits"`
+	HTTP     httptiming.Facts `expr:"http" json:"http"`
 }
 
 // Probe is one entry of the registry.
@@ -114,5 +116,7 @@ func Registry() []Probe {
 			func(f *Facts) *hsperf.Facts { return &f.HotSpot }, hsperf.New), 100*time.Millisecond)),
 		entry("limits", "the limits processes die on: the target's rlimits against its descriptors (/proc/PID/limits, fd), its unreaped children, its cgroup's pids.max; the system's tasks against threads-max and pid_max, zombies by parent, fork rate, file handles, Committed_AS against CommitLimit",
 			func(f *Facts) *limits.Facts { return &f.Limits }, limits.New),
+		entry("http", "the requests diagnose http was asked to send (--url), timed per phase with net/http/httptrace like curl -w: DNS, connect, TLS, server, transfer; status, TLS certificate; the local process serving the address",
+			func(f *Facts) *httptiming.Facts { return &f.HTTP }, httptiming.New),
 	}
 }

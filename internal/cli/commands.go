@@ -50,6 +50,9 @@ func (e *env) listCmd() *cobra.Command {
 	return builtin(cmd, func(fs *pflag.FlagSet) { playbooksFlag(fs, &dirs) })
 }
 
+// maxListedOptional is how many optional parameters a list line shows.
+const maxListedOptional = 2
+
 func (e *env) list(dirs []string, format string) error {
 	cat, err := catalog(dirs)
 	if err != nil {
@@ -87,12 +90,25 @@ func (e *env) list(dirs []string, format string) error {
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	for _, en := range entries {
 		var ps []string
+		// Required parameters, and the optional ones while they are few
+		// (diagnose NAME --help lists them all).
+		optional := 0
+		for _, p := range en.Parameters {
+			if !p.Required {
+				optional++
+			}
+		}
 		for _, p := range en.Parameters {
 			s := "--" + engine.FlagName(p.Name) + " " + strings.ToUpper(p.Type)
-			if !p.Required {
-				s = "[" + s + "]"
+			switch {
+			case p.Required:
+				ps = append(ps, s)
+			case optional <= maxListedOptional:
+				ps = append(ps, "["+s+"]")
 			}
-			ps = append(ps, s)
+		}
+		if optional > maxListedOptional {
+			ps = append(ps, fmt.Sprintf("[%d more: --help]", optional))
 		}
 		desc := firstSentence(en.Description)
 		if en.Error != "" {

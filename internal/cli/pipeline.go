@@ -124,7 +124,9 @@ func replayTarget(pb *engine.Playbook, given map[string]string, t probe.Target) 
 			recorded = strconv.Itoa(t.PID)
 		case p.Name == "cgroup" && t.Cgroup != "":
 			recorded = t.Cgroup
-		case p.Name != "pid" && p.Name != "cgroup":
+		case p.Name == "url" && t.HTTP != nil:
+			recorded = t.HTTP.URL
+		case p.Name != "pid" && p.Name != "cgroup" && p.Name != "url":
 			continue
 		}
 		v, ok := given[p.Name]
@@ -158,7 +160,8 @@ func outcome(res engine.Result, failOn string) int {
 	return exitOK
 }
 
-// targetOf reads the probes' target from the parameters named pid and cgroup.
+// targetOf reads the probes' target from the parameters named pid and
+// cgroup, and the HTTP requests from url and its companions.
 func targetOf(params engine.Values) probe.Target {
 	var t probe.Target
 	if pid, ok := params["pid"].(int); ok {
@@ -166,6 +169,13 @@ func targetOf(params engine.Values) probe.Target {
 	}
 	if cg, ok := params["cgroup"].(string); ok {
 		t.Cgroup = cg
+	}
+	if u, ok := params["url"].(string); ok && u != "" {
+		str := func(name string) string { s, _ := params[name].(string); return s }
+		flag := func(name string) bool { b, _ := params[name].(bool); return b }
+		count, _ := params["count"].(int)
+		t.HTTP = &probe.HTTPRequest{URL: u, Method: str("method"), Header: str("header"), Data: str("data"), Count: count,
+			Insecure: flag("insecure"), Reuse: flag("reuse"), Resolve: str("resolve"), CACert: str("cacert"), DNSServer: str("dns_server")}
 	}
 	return t
 }

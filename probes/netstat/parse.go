@@ -37,7 +37,31 @@ type sockRow struct {
 	RxQueue       uint64
 	Retransmits   uint64
 	Inode         uint64
+	UID           uint32
 	Drops         uint64 // udp only
+}
+
+// Listener is a listening TCP socket of a /proc/net/tcp{,6} table.
+type Listener struct {
+	Local netip.AddrPort
+	Queue uint64 // connections waiting to be accepted (rx_queue; the backlog itself is not in this table)
+	Inode uint64
+	UID   uint32
+}
+
+// Listeners returns the LISTEN rows of a /proc/net/tcp or tcp6 table.
+func Listeners(b []byte) ([]Listener, error) {
+	rows, err := parseSockets(b)
+	if err != nil {
+		return nil, err
+	}
+	var out []Listener
+	for _, r := range rows {
+		if r.State == 10 {
+			out = append(out, Listener{Local: r.Local, Queue: r.RxQueue, Inode: r.Inode, UID: r.UID})
+		}
+	}
+	return out, nil
 }
 
 // tcpStates maps the st column to its name (include/net/tcp_states.h).
@@ -103,6 +127,9 @@ func parseSockets(b []byte) ([]sockRow, error) {
 		}
 		if r.Inode, err = strconv.ParseUint(f[9], 10, 64); err != nil {
 			return nil, fmt.Errorf("%w: inode %q", errFormat, f[9])
+		}
+		if uid, err := strconv.ParseUint(f[7], 10, 32); err == nil {
+			r.UID = uint32(uid)
 		}
 		if len(f) == 13 { // udp: ... inode ref pointer drops
 			r.Drops, _ = strconv.ParseUint(f[12], 10, 64)

@@ -50,10 +50,26 @@ type Pacer interface {
 	NextRead() time.Time
 }
 
-// Target is what a run is about: a process and/or a cgroup (zero: the system).
+// Target is what a run is about: a process and/or a cgroup (zero: the
+// system), or the HTTP requests to measure.
 type Target struct {
-	PID    int    `json:"pid,omitempty"`
-	Cgroup string `json:"cgroup,omitempty"`
+	PID    int          `json:"pid,omitempty"`
+	Cgroup string       `json:"cgroup,omitempty"`
+	HTTP   *HTTPRequest `json:"http,omitempty"`
+}
+
+// HTTPRequest is what diagnose http sends: only what the person asked for.
+type HTTPRequest struct {
+	URL       string `json:"url"`
+	Method    string `json:"method,omitempty"`
+	Header    string `json:"header,omitempty"` // "Name: value", one
+	Data      string `json:"data,omitempty"`
+	Count     int    `json:"count,omitempty"`
+	Insecure  bool   `json:"insecure,omitempty"`
+	Reuse     bool   `json:"reuse,omitempty"`
+	Resolve   string `json:"resolve,omitempty"`    // HOST:PORT:ADDR, as curl's
+	CACert    string `json:"cacert,omitempty"`     // a PEM file of CAs to trust
+	DNSServer string `json:"dns_server,omitempty"` // ADDR:PORT to resolve with, instead of the system's
 }
 
 // Options are run-wide settings some probes honour.

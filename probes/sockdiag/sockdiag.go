@@ -135,9 +135,10 @@ type listener struct {
 	uid   uint32
 }
 
-type owner struct {
-	pid  int
-	comm string
+// Owner is the process holding a listener.
+type Owner struct {
+	PID  int
+	Comm string
 }
 
 type reader struct {
@@ -164,7 +165,7 @@ type reader struct {
 	conns     map[uint64]*conn // by socket cookie
 	targetLn  map[netip.AddrPort]bool
 	listeners map[uint16][]listener // the namespace's, by port
-	owners    map[uint64]owner      // listener inode -> process
+	owners    map[uint64]Owner      // listener inode -> process
 	awaitMax  int
 	acceptSum float64
 	acceptMax int
@@ -175,7 +176,7 @@ type reader struct {
 // New returns a reader for t.PID.
 func New(t probe.Target, _ probe.Options) probe.Reader {
 	return &reader{pid: t.PID, conns: map[uint64]*conn{}, notTCP: map[uint64]bool{}, targetLn: map[netip.AddrPort]bool{},
-		listeners: map[uint16][]listener{}, owners: map[uint64]owner{}}
+		listeners: map[uint16][]listener{}, owners: map[uint64]Owner{}}
 }
 
 // NextRead keeps the readings within budgetShare of a CPU.
@@ -421,7 +422,7 @@ func (r *reader) resolve(h probe.Host, c *conn) {
 		if ln.addr.Addr() == c.peer.Addr() || here && ln.addr.Addr().IsUnspecified() {
 			if _, done := r.owners[ln.inode]; !done {
 				began := time.Now()
-				r.owners[ln.inode] = findOwner(h, ln.inode, ln.uid)
+				r.owners[ln.inode] = FindOwner(h, ln.inode, ln.uid)
 				r.naming += time.Since(began)
 			}
 			c.listener = ln.inode
@@ -430,25 +431,25 @@ func (r *reader) resolve(h probe.Host, c *conn) {
 	}
 }
 
-// findOwner looks for the process holding the listener's socket. A server
+// FindOwner looks for the process holding the listener's socket. A server
 // opens its listener early, so the first pass reads only descriptors 0-15
 // of each process (no listing of a process's thousands of connections),
 // the listener's user first; the full scan after it reads at most
 // maxOwnerLinks links.
-func findOwner(h probe.Host, inode uint64, uid uint32) owner {
+func FindOwner(h probe.Host, inode uint64, uid uint32) Owner {
 	procs, err := os.ReadDir(h.Path("proc"))
 	if err != nil {
-		return owner{}
+		return Owner{}
 	}
 	want := "socket:[" + strconv.FormatUint(inode, 10) + "]"
 	found := func(pid string, fd string) bool {
 		link, err := os.Readlink(h.Path("proc", pid, "fd", fd))
 		return err == nil && link == want
 	}
-	named := func(pid string) owner {
+	named := func(pid string) Owner {
 		n, _ := strconv.Atoi(pid)
 		comm, _ := h.ReadFile("proc", pid, "comm")
-		return owner{pid: n, comm: probe.Sanitize(strings.TrimSpace(string(comm)))}
+		return Owner{PID: n, Comm: probe.Sanitize(strings.TrimSpace(string(comm)))}
 	}
 	var pids, others []string
 	for _, p := range procs {
@@ -486,7 +487,7 @@ func findOwner(h probe.Host, inode uint64, uid uint32) owner {
 			break
 		}
 	}
-	return owner{}
+	return Owner{}
 }
 
 var fields = []string{"samples", "sample_hz", "namespace_sockets", "outbound", "inbound", "listeners",
@@ -590,8 +591,8 @@ func (r *reader) facts() Facts {
 			}
 		}
 		rts[k] = append(rts[k], c.rtMS...)
-		if o := r.owners[c.listener]; o.pid > 0 {
-			p.LocalPID, p.LocalComm = o.pid, o.comm
+		if o := r.owners[c.listener]; o.PID > 0 {
+			p.LocalPID, p.LocalComm = o.PID, o.Comm
 		}
 		if c.outbound {
 			f.Outbound++
