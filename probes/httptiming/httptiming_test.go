@@ -1,0 +1,121 @@
+package httptiming
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/diagnose-sh/diagnose/probes/probe"
+	"github.com/diagnose-sh/diagnose/probes/probetest"
+)
+
+// http-local: a recorded /proc/net/tcp with a listener on 127.0.0.1:18089
+// (3 connections waiting), held by pid 4242 (nginx); /proc/net/netstat.
+func TestLocalServer(t *testing.T) {
+	h := probe.Host{Root: probetest.Fixture(t, "http-local", "t0")}
+	f := Facts{Address: "127.0.0.1:18089"}
+	local(h, &f)
+	if !f.ServerLocal || f.ServerPID != 4242 || f.ServerName != "nginx" || f.ListenQueue != 3 {
+		t.Errorf("%+v", f)
+	}
+	f = Facts{Address: "127.0.0.1:18090"}
+	if local(h, &f); f.ServerLocal || f.ServerPID != 0 {
+		t.Errorf("another port: %+v", f)
+	}
+	f = Facts{Address: "10.1.2.3:18089"}
+	if local(h, &f); f.ServerLocal {
+		t.Errorf("another host's address: %+v", f)
+	}
+	if n := listenOverflows(h); n != 0 {
+		t.Errorf("ListenOverflows %d, the recorded file has 0", n)
+	}
+	if n := listenOverflows(probe.Host{Root: t.TempDir()}); n != 0 {
+		t.Errorf("no file: %d", n)
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	ms := time.Millisecond
+	var f Facts
+	summarize(&f, []result{
+		{dns: 1 * ms, connect: 2 * ms, server: 300 * ms, transfer: 1 * ms, total: 304 * ms, status: 200, proto: "HTTP/1.1", addr: "127.0.0.1:80"},
+		{dns: 1 * ms, connect: 2 * ms, server: 100 * ms, transfer: 1 * ms, total: 104 * ms, status: 503, proto: "HTTP/1.1", addr: "127.0.0.1:80"},
+		{dns: 3 * ms, connect: 4 * ms, server: 500 * ms, transfer: 1 * ms, total: 508 * ms, status: 200, proto: "HTTP/1.1", addr: "127.0.0.1:80"},
+		{err: &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}},
+	})
+	if f.Requests != 4 || f.Responses != 3 || f.Failures != 1 || f.FailureKind != "refused" || f.ErrorStatus != 1 {
+		t.Errorf("counts %+v", f)
+	}
+	if f.ServerMs != 300 || f.TotalMs != 304 || f.TotalMaxMs != 508 || f.DNSMs != 1 || f.SlowestPhase != "server" || f.SlowestPhasePct != 98.68 {
+		t.Errorf("medians %+v", f)
+	}
+	f = Facts{}
+	summarize(&f, []result{{err: errors.New("x")}})
+	if f.Responses != 0 || f.TotalMs != 0 || f.SlowestPhase != "" || f.FailureKind != "other" {
+		t.Errorf("no response: %+v", f)
+	}
+}
+
+func TestClassify(t *testing.T) {
+	for want, err := range map[string]error{
+		"dns":             fmt.Errorf("get: %w", &net.DNSError{Err: "no such host", Name: "x.test", IsNotFound: true}),
+		"refused":         &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED},
+		"reset":           &net.OpError{Op: "read", Err: syscall.ECONNRESET},
+		"connect-timeout": &net.OpError{Op: "dial", Err: timeoutErr{}},
+		"timeout":         fmt.Errorf("get: %w", timeoutErr{}),
+		"tls":             errors.New("remote error: tls: handshake failure"),
+		"other":           errors.New("EOF"),
+	} {
+		if got := classify(err); got != want {
+			t.Errorf("%v: %s, want %s", err, got, want)
+		}
+	}
+}
+
+type timeoutErr struct{}
+
+func (timeoutErr) Error() string   { return "i/o timeout" }
+func (timeoutErr) Timeout() bool   { return true }
+func (timeoutErr) Temporary() bool { return true }
+
+func TestParseResolve(t *testing.T) {
+	m, err := parseResolve("app.test:443:127.0.0.1")
+	if err != nil || m["app.test:443"] != "127.0.0.1:443" {
+		t.Errorf("%v %v", m, err)
+	}
+	if m, err := parseResolve("app.test:443:[::1]"); err != nil || m["app.test:443"] != "[::1]:443" {
+		t.Errorf("v6: %v %v", m, err)
+	}
+	for _, bad := range []string{"app.test", "app.test:443", ":443:127.0.0.1", "app.test:x:127.0.0.1", "app.test:443:nowhere"} {
+		if _, err := parseResolve(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+// Without a URL the probe has nothing to do; a bad URL is said so, before
+// anything is sent.
+func TestReaderWithoutRequests(t *testing.T) {
+	r := New(probe.Target{}, probe.Options{})
+	r.Read(probe.Host{})
+	if _, st := r.Finish(); st[""].State != probe.Unavailable || st[""].Fix != "pass --url" {
+		t.Errorf("no url: %v", st)
+	}
+	r = New(probe.Target{HTTP: &probe.HTTPRequest{URL: "ftp://x/"}}, probe.Options{})
+	r.Read(probe.Host{})
+	if _, st := r.Finish(); st[""].State != probe.Unavailable {
+		t.Errorf("ftp: %v", st)
+	}
+}
+
+func FuzzParseResolve(f *testing.F) {
+	f.Add("app.test:443:127.0.0.1")
+	f.Fuzz(func(t *testing.T, s string) {
+		if m, err := parseResolve(s); err == nil && s != "" && len(m) != 1 {
+			t.Fatalf("%q: %v", s, m)
+		}
+	})
+}
