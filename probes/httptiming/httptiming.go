@@ -48,6 +48,14 @@ type Facts struct {
 	TransferMs float64 `expr:"transfer_ms" json:"transfer_ms" doc:"first byte to last, median (curl time_total - time_starttransfer)"`
 	TotalMs    float64 `expr:"total_ms" json:"total_ms" doc:"the whole request, median (curl time_total)"`
 	TotalMaxMs float64 `expr:"total_max_ms" json:"total_max_ms" doc:"the slowest request"`
+	// The slowest of each phase.
+	DNSMaxMs      float64 `expr:"dns_max_ms" json:"dns_max_ms" doc:"the slowest name lookup"`
+	ConnectMaxMs  float64 `expr:"connect_max_ms" json:"connect_max_ms" doc:"the slowest connect"`
+	TLSMaxMs      float64 `expr:"tls_max_ms" json:"tls_max_ms" doc:"the slowest TLS handshake"`
+	ServerMaxMs   float64 `expr:"server_max_ms" json:"server_max_ms" doc:"the slowest time to first byte"`
+	TransferMaxMs float64 `expr:"transfer_max_ms" json:"transfer_max_ms" doc:"the slowest transfer"`
+	// Each is every request, in the order sent (at most maxEach).
+	Each []Request `expr:"each" json:"each" doc:"every request in the order sent (at most 20): its phases, status, bytes, address, version, error"`
 	// SlowestPhase is the phase with the largest median.
 	SlowestPhase    string  `expr:"slowest_phase" json:"slowest_phase" doc:"the phase with the largest median: dns, connect, tls, server, transfer"`
 	SlowestPhaseMs  float64 `expr:"slowest_phase_ms" json:"slowest_phase_ms" doc:"its median"`
@@ -75,6 +83,24 @@ type Facts struct {
 	ListenQueue     int64  `expr:"listen_queue" json:"listen_queue" doc:"connections waiting in the listener's accept queue at the end (ss Recv-Q)"`
 	ListenOverflows int64  `expr:"listen_overflows" json:"listen_overflows" doc:"accept-queue overflows on this host during the window (TcpExt ListenOverflows)"`
 }
+
+// Request is one request's outcome.
+type Request struct {
+	DNSMs      float64 `expr:"dns_ms" json:"dns_ms" doc:"name lookup"`
+	ConnectMs  float64 `expr:"connect_ms" json:"connect_ms" doc:"TCP connect"`
+	TLSMs      float64 `expr:"tls_ms" json:"tls_ms" doc:"TLS handshake"`
+	ServerMs   float64 `expr:"server_ms" json:"server_ms" doc:"request written to first byte"`
+	TransferMs float64 `expr:"transfer_ms" json:"transfer_ms" doc:"first byte to last"`
+	TotalMs    float64 `expr:"total_ms" json:"total_ms" doc:"the whole request"`
+	Status     int     `expr:"status" json:"status" doc:"status code, 0 without a response"`
+	Bytes      int64   `expr:"bytes" json:"bytes" doc:"body size, bytes"`
+	Address    string  `expr:"address" json:"address" doc:"the address connected to"`
+	Proto      string  `expr:"proto" json:"proto" doc:"HTTP version"`
+	Reused     bool    `expr:"reused" json:"reused" doc:"the connection was reused"`
+	Error      string  `expr:"error" json:"error" doc:"why there was no response, empty when there was"`
+}
+
+const maxEach = 20
 
 // requestTimeout bounds one request; deadline bounds how long Finish waits
 // for the requests after the window (the default --timeout is window + 10 s).
@@ -157,9 +183,9 @@ func (r *reader) Finish() (any, probe.Statuses) {
 	st := probe.Statuses{}
 	if r.req == nil || r.req.URL == "" {
 		st[""] = probe.Status{State: probe.Unavailable, Reason: "no URL", Fix: "pass --url"}
-		return Facts{}, st
+		return Facts{Each: []Request{}}, st
 	}
-	f := Facts{URL: probe.Sanitize(r.req.URL), Method: methodOf(r.req)}
+	f := Facts{URL: probe.Sanitize(r.req.URL), Method: methodOf(r.req), Each: []Request{}}
 	if r.err != nil {
 		st[""] = probe.Status{State: probe.Unavailable, Reason: r.err.Error()}
 		return f, st
@@ -186,6 +212,7 @@ func (r *reader) Finish() (any, probe.Statuses) {
 			reason += ": " + f.FailureError
 		}
 		for _, k := range []string{"dns_ms", "connect_ms", "tls_ms", "server_ms", "transfer_ms", "total_ms", "total_max_ms",
+			"dns_max_ms", "connect_max_ms", "tls_max_ms", "server_max_ms", "transfer_max_ms",
 			"slowest_phase", "slowest_phase_ms", "slowest_phase_pct", "status", "bytes", "proto"} {
 			st[k] = probe.Status{State: probe.Unavailable, Reason: reason}
 		}
@@ -207,9 +234,18 @@ func methodOf(req *probe.HTTPRequest) string {
 func summarize(f *Facts, results []result) {
 	f.Requests = len(results)
 	var dns, connect, tlsT, server, transfer, total []float64
-	for _, res := range results {
+	for i, res := range results {
 		if res.addr != "" {
 			f.Address = res.addr
+		}
+		if i < maxEach {
+			rq := Request{DNSMs: ms(res.dns), ConnectMs: ms(res.connect), TLSMs: ms(res.tls), ServerMs: ms(res.server),
+				TransferMs: ms(res.transfer), TotalMs: ms(res.total), Status: res.status, Bytes: res.bytes,
+				Address: probe.Sanitize(res.addr), Proto: res.proto, Reused: res.reused}
+			if res.err != nil {
+				rq.Error = probe.Sanitize(res.err.Error())
+			}
+			f.Each = append(f.Each, rq)
 		}
 		if res.state != nil {
 			setTLS(f, res)
@@ -232,6 +268,8 @@ func summarize(f *Facts, results []result) {
 		dns, connect, tlsT = append(dns, ms(res.dns)), append(connect, ms(res.connect)), append(tlsT, ms(res.tls))
 		server, transfer, total = append(server, ms(res.server)), append(transfer, ms(res.transfer)), append(total, ms(res.total))
 		f.TotalMaxMs = max(f.TotalMaxMs, ms(res.total))
+		f.DNSMaxMs, f.ConnectMaxMs, f.TLSMaxMs = max(f.DNSMaxMs, ms(res.dns)), max(f.ConnectMaxMs, ms(res.connect)), max(f.TLSMaxMs, ms(res.tls))
+		f.ServerMaxMs, f.TransferMaxMs = max(f.ServerMaxMs, ms(res.server)), max(f.TransferMaxMs, ms(res.transfer))
 	}
 	if f.Responses == 0 {
 		return

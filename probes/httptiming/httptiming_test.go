@@ -52,6 +52,10 @@ func TestSummarize(t *testing.T) {
 	if f.ServerMs != 300 || f.TotalMs != 304 || f.TotalMaxMs != 508 || f.DNSMs != 1 || f.SlowestPhase != "server" || f.SlowestPhasePct != 98.68 {
 		t.Errorf("medians %+v", f)
 	}
+	if f.ServerMaxMs != 500 || f.DNSMaxMs != 3 || f.ConnectMaxMs != 4 || len(f.Each) != 4 || f.Each[1].Status != 503 ||
+		f.Each[3].Error == "" || f.Each[3].Status != 0 || f.Each[2].ServerMs != 500 {
+		t.Errorf("per request %+v", f.Each)
+	}
 	f = Facts{}
 	summarize(&f, []result{{err: errors.New("x")}})
 	if f.Responses != 0 || f.TotalMs != 0 || f.SlowestPhase != "" || f.FailureKind != "other" {
