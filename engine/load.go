@@ -281,7 +281,9 @@ func (d *decoder) parameters(n *yaml.Node) []Parameter {
 		where := fmt.Sprintf("parameter %q", p.Name)
 		d.required(f, item, where, "name", "type")
 		switch {
-		case f["name"] == nil || p.Name == "":
+		case f["name"] == nil:
+		case p.Name == "":
+			d.errAt(f["name"], where, "a parameter needs a name: lower_snake_case, e.g. max_wait")
 		case !nameRE.MatchString(p.Name):
 			d.errAt(f["name"], where, "parameter names are lower_snake_case identifiers")
 		case seen[p.Name]:

@@ -30,6 +30,9 @@ func newParamStruct(params []Parameter) paramStruct {
 	fields := make([]reflect.StructField, 0, len(params))
 	index := map[string]int{}
 	for _, p := range params {
+		if _, dup := index[p.Name]; dup || !nameRE.MatchString(p.Name) || paramTypes[p.Type] == nil {
+			continue // reported by the loader; a struct field must be an identifier
+		}
 		index[p.Name] = len(fields)
 		fields = append(fields, reflect.StructField{
 			Name: "P_" + p.Name,
