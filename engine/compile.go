@@ -18,22 +18,77 @@ import (
 // parser's recursion stays small whatever a playbook holds.
 const MaxExpressionDepth = 64
 
-// tooDeep returns the offset where an expression's bracket nesting first
-// exceeds MaxExpressionDepth, or -1.
+// MaxExpressionBytes bounds an expression's source: the parser recurses on
+// every prefix operator, so a megabyte of "!" would exhaust its stack.
+const MaxExpressionBytes = 4096
+
+// tooDeep returns the offset where an expression's nesting first exceeds
+// MaxExpressionDepth (brackets, or a run of prefix operators: ! - + not),
+// or -1.
 func tooDeep(src string) int {
-	depth := 0
-	for i, c := range src {
-		switch c {
-		case '(', '[', '{':
+	depth, run := 0, 0
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		switch {
+		case c == '(' || c == '[' || c == '{':
 			if depth++; depth > MaxExpressionDepth {
 				return i
 			}
-		case ')', ']', '}':
+		case c == ')' || c == ']' || c == '}':
 			depth--
+		case c == '!' && (i+1 >= len(src) || src[i+1] != '=') || c == '-' || c == '+':
+			if run++; run > MaxExpressionDepth {
+				return i
+			}
+			continue
+		case c == 'n' && strings.HasPrefix(src[i:], "not ") && (i == 0 || !isWordByte(src[i-1])):
+			if run++; run > MaxExpressionDepth {
+				return i
+			}
+			i += 2
+			continue
+		case c == ' ' || c == '\t' || c == '\n':
+			continue
 		}
+		run = 0
 	}
 	return -1
 }
+
+func isWordByte(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// checkSource rejects an expression before the parser sees it: too long,
+// or nested too deep. It returns the offset of the problem and a message.
+func checkSource(src string) (int, string) {
+	if at := tooDeep(src); at >= 0 {
+		return at, fmt.Sprintf("the expression nests deeper than %d levels (brackets or operators such as !): simplify it or use named conditions", MaxExpressionDepth)
+	}
+	if len(src) > MaxExpressionBytes {
+		return MaxExpressionBytes, fmt.Sprintf("the expression is %d bytes; the limit is %d: split it into named conditions", len(src), MaxExpressionBytes)
+	}
+	return -1, ""
+}
+
+// usesEnv reports whether an expression names $env, expr's view of the
+// whole fact tree: it reads facts without the engine seeing which, so a
+// fact that was never gathered would read as zero instead of unknown.
+func usesEnv(node ast.Node) bool {
+	v := &envVisitor{}
+	ast.Walk(&node, v)
+	return v.found
+}
+
+type envVisitor struct{ found bool }
+
+func (v *envVisitor) Visit(node *ast.Node) {
+	if id, ok := (*node).(*ast.IdentifierNode); ok && id.Value == "$env" {
+		v.found = true
+	}
+}
+
+const envMessage = "$env is not allowed: name facts by their section (cpu.run_queue), so that a fact that was not gathered is unknown, not zero"
 
 // MaxExpressionNodes bounds an expression's size at compile time, so a
 // pathological playbook is rejected quickly instead of evaluated slowly.
@@ -113,7 +168,9 @@ func fieldNodes(n *yaml.Node) map[string]*yaml.Node {
 }
 
 func exprOptions(env map[string]any) []expr.Option {
-	return append([]expr.Option{expr.Env(env), expr.MaxNodes(MaxExpressionNodes)}, formatFunctions()...)
+	// repeat builds strings without bound (repeat(repeat("a", 1e5), 1e5)).
+	opts := []expr.Option{expr.Env(env), expr.MaxNodes(MaxExpressionNodes), expr.DisableBuiltin("repeat")}
+	return append(opts, formatFunctions()...)
 }
 
 // compileBool compiles a boolean expression held in YAML node n and returns
@@ -123,13 +180,17 @@ func (d *decoder) compileBool(src string, n *yaml.Node, where string, env map[st
 		d.errAt(n, where, "the expression is empty")
 		return nil, nil, nil
 	}
-	if at := tooDeep(src); at >= 0 {
-		d.exprError(fmt.Errorf("the expression nests deeper than %d levels: simplify it or use named conditions", MaxExpressionDepth), n, at, where)
+	if at, msg := checkSource(src); at >= 0 {
+		d.exprError(errors.New(msg), n, at, where)
 		return nil, nil, nil
 	}
 	prog, err := expr.Compile(src, append(exprOptions(env), expr.AsBool())...)
 	if err != nil {
 		d.exprError(err, n, 0, where)
+		return nil, nil, nil
+	}
+	if usesEnv(prog.Node()) {
+		d.exprError(errors.New(envMessage), n, strings.Index(src, "$env"), where)
 		return nil, nil, nil
 	}
 	reads, used := walkReads(prog.Node(), d.sections, conds)

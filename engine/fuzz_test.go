@@ -3,6 +3,7 @@ package engine
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 )
 
@@ -184,4 +185,30 @@ func requirePositioned(t *testing.T, err error) {
 			t.Fatalf("error without a position: %v", e)
 		}
 	}
+}
+
+// FuzzExpression: any condition compiles within the bounds (size, nesting,
+// prefix-operator runs, no repeat, no $env) or errors with a position, and
+// evaluates without panicking or growing without bound.
+func FuzzExpression(f *testing.F) {
+	for _, s := range []string{"cpu.run_queue > 4", "!!!!true", "- - -1 > 0", "not not true", `len(repeat("a", 9)) > 0`,
+		`$env.cpu.run_queue == 0`, `len(upper(join(map(1..50, string(#)), ","))) > 0`, `any(disks.devices, .util_pct > 80)`,
+		"(((((true)))))", `"a" + "b" == "ab"`, "cpu.run_queue / 0 > 1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, when string) {
+		src := "name: f\nclasses: [cpu]\nrules:\n  - id: r\n    class: cpu\n    severity: warning\n    evidence: x\n    when: " +
+			strconv.Quote(when) + "\n"
+		pb, err := Load("fuzz.yaml", []byte(src), testSchema)
+		if err != nil {
+			requirePositioned(t, err)
+			return
+		}
+		if len(when) > MaxExpressionBytes {
+			t.Fatalf("accepted %q", when)
+		}
+		if _, err := pb.Evaluate(testFacts{}, Values{}, Missing{}); err != nil {
+			t.Fatalf("evaluate: %v", err)
+		}
+	})
 }

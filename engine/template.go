@@ -58,13 +58,17 @@ func (d *decoder) compileTemplate(src string, n *yaml.Node, where string, env ma
 			d.templateError(n, off+i, where, "empty {{ }}: put an expression inside, such as {{ pct(cpu.iowait_pct) }}")
 			return nil
 		}
-		if at := tooDeep(code); at >= 0 {
-			d.templateError(n, start+at, where, fmt.Sprintf("the expression nests deeper than %d levels", MaxExpressionDepth))
+		if at, msg := checkSource(code); at >= 0 {
+			d.templateError(n, start+at, where, msg)
 			return nil
 		}
 		prog, err := expr.Compile(code, exprOptions(env)...)
 		if err != nil {
 			d.exprError(err, n, start, where)
+			return nil
+		}
+		if usesEnv(prog.Node()) {
+			d.templateError(n, start+strings.Index(code, "$env"), where, envMessage)
 			return nil
 		}
 		reads, used := walkReads(prog.Node(), d.sections, conds)
