@@ -15,6 +15,7 @@ import (
 	"github.com/diagnose-sh/diagnose/engine"
 	"github.com/diagnose-sh/diagnose/playbooks"
 	"github.com/diagnose-sh/diagnose/probes"
+	"github.com/diagnose-sh/diagnose/probes/probe"
 )
 
 // env is one invocation's streams; there is no package-level state.
@@ -89,7 +90,7 @@ func catalog(dirs []string) ([]source, error) {
 }
 
 func readPlaybookFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := probe.OpenRegular(path)
 	if err != nil {
 		return nil, usagef("%v", err)
 	}

@@ -586,3 +586,53 @@ func TestFaultHostileProcessNames(t *testing.T) {
 		t.Error("JSON report does not round-trip")
 	}
 }
+
+// A FIFO where a file is expected (a playbook, a snapshot, a test's
+// snapshot, an entry of a --playbooks folder, a --root tree's /proc file)
+// is refused at once, never read: reading it would block forever.
+func TestFIFOsAreRefused(t *testing.T) {
+	dir := t.TempDir()
+	fifo := func(name string) string {
+		p := filepath.Join(dir, name)
+		if err := syscall.Mkfifo(p, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	pbDir := filepath.Join(dir, "pb")
+	os.Mkdir(pbDir, 0o755)
+	if err := syscall.Mkfifo(filepath.Join(pbDir, "stuck.yaml"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	snap := fifo("snap.json")
+	os.WriteFile(filepath.Join(dir, "t.test.yaml"), []byte("playbook: system\ntests:\n  - name: x\n    snapshot: snap.json\n    expect: {verdict: none}\n"), 0o644)
+	root := filepath.Join(dir, "root")
+	os.MkdirAll(filepath.Join(root, "proc", "sys", "kernel"), 0o755)
+	syscall.Mkfifo(filepath.Join(root, "proc", "loadavg"), 0o644)
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"run", fifo("p.yaml")}, exitUsage, "not a regular file"},
+		{[]string{"validate", fifo("v.yaml")}, exitUsage, "not a regular file"},
+		{[]string{"system", "--snapshot", snap}, exitUsage, "not a regular file"},
+		{[]string{"test", filepath.Join(dir, "t.test.yaml")}, exitUsage, "not a regular file"},
+		{[]string{"list", "--playbooks", pbDir}, exitOK, "does not load"},
+		{[]string{"stuck", "--playbooks", pbDir}, exitUsage, "not a regular file"},
+		{[]string{"system", "--root", root, "--format", "json"}, -1, `"host": {`}, // the probes report it, not hang
+	} {
+		done := make(chan struct{})
+		var stdout, stderr string
+		var code int
+		go func() { stdout, stderr, code = faultCLI(tc.args...); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			t.Fatalf("%v: still running after 15 s: a FIFO was read", tc.args)
+		}
+		if tc.code >= 0 && code != tc.code || !strings.Contains(stdout+stderr, tc.want) {
+			t.Errorf("%v: exit %d, want %d and %q\n%s%s", tc.args, code, tc.code, tc.want, stdout, stderr)
+		}
+	}
+}

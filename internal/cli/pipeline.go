@@ -325,7 +325,7 @@ func statusReport(st probe.Statuses) map[string]report.ProbeStatus {
 }
 
 func readSnapshotFile(path string) (probes.Snapshot, error) {
-	f, err := os.Open(path)
+	f, err := probe.OpenRegular(path)
 	if err != nil {
 		return probes.Snapshot{}, usagef("--snapshot: %v", err)
 	}

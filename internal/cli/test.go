@@ -222,7 +222,7 @@ func (sc snapshots) load(path string) (probes.Snapshot, error) {
 		s, err = probes.ReadSnapshot(strings.NewReader(`{"version": 1, "facts": {}, "status": {}}`))
 	} else {
 		var f *os.File
-		if f, err = os.Open(path); err != nil {
+		if f, err = probe.OpenRegular(path); err != nil {
 			return s, fmt.Errorf("snapshot: %w", err)
 		}
 		s, err = probes.ReadSnapshot(f)

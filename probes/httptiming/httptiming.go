@@ -15,7 +15,6 @@ import (
 	"net/http/httptrace"
 	"net/netip"
 	"net/url"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -371,7 +370,7 @@ func newClient(req *probe.HTTPRequest) (*client, error) {
 		roots = x509.NewCertPool()
 	}
 	if req.CACert != "" {
-		b, err := os.ReadFile(req.CACert)
+		b, err := readCACert(req.CACert)
 		if err != nil {
 			return nil, fmt.Errorf("--cacert: %w", err)
 		}
@@ -579,4 +578,14 @@ func local(h probe.Host, f *Facts) {
 			return
 		}
 	}
+}
+
+// readCACert reads a PEM file of at most 1 MiB, never a FIFO.
+func readCACert(path string) ([]byte, error) {
+	f, err := probe.OpenRegular(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, probe.MaxFileBytes))
 }

@@ -16,6 +16,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/shirou/gopsutil/v4/common"
@@ -74,7 +75,7 @@ func (h Host) root() string {
 // fixture goldens read the same whatever the root.
 func (h Host) ReadFile(elem ...string) ([]byte, error) {
 	p := h.Path(elem...)
-	f, err := os.Open(p)
+	f, err := OpenRegular(p)
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
@@ -91,6 +92,34 @@ func (h Host) ReadFile(elem ...string) ([]byte, error) {
 		return nil, fmt.Errorf("read %s: %w", p, ErrTooLarge)
 	}
 	return b, nil
+}
+
+// ErrNotRegular is a FIFO, a device or a socket where a file was expected:
+// reading it could block forever or never end.
+var ErrNotRegular = errors.New("not a regular file (a FIFO, device or socket)")
+
+// OpenRegular opens a file for reading without blocking on a FIFO, and
+// refuses anything but a regular file. /proc and /sys files are regular.
+func OpenRegular(path string) (*os.File, error) {
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), path)
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = &fs.PathError{Op: "open", Path: path, Err: ErrNotRegular}
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	// Back to blocking reads: O_NONBLOCK only kept the open from waiting.
+	if err := syscall.SetNonblock(fd, false); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 // ErrTooLarge is returned for system files larger than MaxFileBytes.

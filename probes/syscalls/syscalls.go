@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -170,7 +169,7 @@ var (
 )
 
 func readBounded(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := probe.OpenRegular(path)
 	if err != nil {
 		return nil, err
 	}
