@@ -95,7 +95,10 @@ func (r *reader) Read(h probe.Host) {
 		// gopsutil honours the root (HOST_PROC, HOST_SYS, HOST_DEV from the
 		// context). Passing the names spares its serial/label lookups for
 		// partitions; without /sys/block we filter afterwards.
-		s.ctr, s.err = gdisk.IOCountersWithContext(h.GopsutilContext(context.Background()), names...)
+		// gopsutil reads without a bound: the bounded, regular-file read first.
+		if _, s.err = h.ReadFile("proc", "diskstats"); s.err == nil {
+			s.ctr, s.err = gdisk.IOCountersWithContext(h.GopsutilContext(context.Background()), names...)
+		}
 		if s.err == nil && len(s.ctr) == 0 {
 			// gopsutil skips short lines silently: tell a garbled file
 			// from one whose disks merely have no I/O yet.

@@ -64,7 +64,10 @@ var errNoCPUs = errors.New("no processor entries in /proc/cpuinfo and no cpuN li
 // Read takes one reading.
 func (r *reader) Read(h probe.Host) {
 	var x reading
-	x.count, x.countErr = gcpu.CountsWithContext(h.GopsutilContext(context.Background()), true)
+	// gopsutil reads without a bound: the bounded, regular-file read first.
+	if _, x.countErr = h.ReadFile("proc", "cpuinfo"); x.countErr == nil {
+		x.count, x.countErr = gcpu.CountsWithContext(h.GopsutilContext(context.Background()), true)
+	}
 	if x.countErr == nil && x.count <= 0 {
 		x.countErr = errNoCPUs
 	}

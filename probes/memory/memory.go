@@ -97,7 +97,13 @@ func (r *reader) Read(h probe.Host) {
 	s := sample{at: h.Now}
 	// gopsutil honours the host root (HOST_PROC from the context's EnvMap)
 	// and wraps the open error with %w, so StatusOf still sees fs.ErrNotExist.
-	m, err := gmem.VirtualMemoryWithContext(h.GopsutilContext(context.Background()))
+	// gopsutil reads without a bound: the bounded, regular-file read first
+	// refuses a huge or special meminfo (a symlink to /dev/zero in a --root).
+	var m *gmem.VirtualMemoryStat
+	_, err := h.ReadFile("proc", "meminfo")
+	if err == nil {
+		m, err = gmem.VirtualMemoryWithContext(h.GopsutilContext(context.Background()))
+	}
 	if err == nil && m.Total == 0 {
 		err = errNoMemTotal
 	}

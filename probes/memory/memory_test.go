@@ -4,6 +4,8 @@ import (
 	"errors"
 	"math"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,5 +111,34 @@ func TestOneReadingAndMissing(t *testing.T) {
 	_, st = probetest.Replay(New(probe.Target{}, probe.Options{}), time.Second, t.TempDir(), t.TempDir())
 	if st[""].State != probe.Unavailable {
 		t.Errorf("missing files: %+v", st)
+	}
+}
+
+// gopsutil reads meminfo without a bound: the probe refuses a special file
+// (a --root whose meminfo is /dev/zero) and a huge one before it gets there.
+func TestHostileMeminfo(t *testing.T) {
+	for name, setup := range map[string]func(path string) error{
+		"not a regular file": func(p string) error { return os.Symlink("/dev/zero", p) },
+		"larger than 1 MiB": func(p string) error {
+			return os.WriteFile(p, []byte("MemTotal: 1 kB\n"+strings.Repeat("X: 1 kB\n", 300000)), 0o644)
+		},
+	} {
+		root := t.TempDir()
+		os.MkdirAll(filepath.Join(root, "proc"), 0o755)
+		if err := setup(filepath.Join(root, "proc", "meminfo")); err != nil {
+			t.Fatal(err)
+		}
+		r := New(probe.Target{}, probe.Options{})
+		r.Read(probe.Host{Root: root, Now: time.Unix(0, 0)})
+		_, st := r.Finish()
+		found := false
+		for _, s := range st {
+			if strings.Contains(s.Reason, name) && s.State != probe.OK {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s: statuses %v", name, st)
+		}
 	}
 }
