@@ -3,6 +3,8 @@ package engine
 import (
 	"fmt"
 	"strings"
+
+	"github.com/diagnose-sh/diagnose/internal/safetext"
 )
 
 // Error is one problem in a playbook, at a place in its file.
@@ -52,17 +54,26 @@ func newErrorList(file string, src []byte) *errorList {
 }
 
 func (l *errorList) add(line, col int, where, format string, args ...any) {
-	e := &Error{File: l.file, Line: line, Column: col, Where: where, Message: fmt.Sprintf(format, args...)}
+	// The message and the excerpt quote the file, which may hold anything
+	// (terminal escapes, a megabyte on one line): made inert, and clipped.
+	e := &Error{File: l.file, Line: line, Column: col, Where: safetext.Clean(where), Message: safetext.Clean(fmt.Sprintf(format, args...))}
 	if line >= 1 && line <= len(l.lines) && col >= 1 {
-		src := strings.ReplaceAll(l.lines[line-1], "\t", " ")
-		pad := col - 1
-		if pad > len(src) {
-			pad = len(src)
+		src := []rune(strings.ReplaceAll(l.lines[line-1], "\t", " "))
+		at := min(col-1, len(src))
+		before, after := safetext.Clean(string(src[:at])), safetext.Clean(string(src[at:]))
+		if r := []rune(before); len(r) > snippetContext {
+			before = "…" + string(r[len(r)-snippetContext+1:])
 		}
-		e.Snippet = "  | " + src + "\n  | " + strings.Repeat(" ", pad) + "^"
+		if r := []rune(after); len(r) > snippetContext {
+			after = string(r[:snippetContext-1]) + "…"
+		}
+		e.Snippet = "  | " + before + after + "\n  | " + strings.Repeat(" ", len([]rune(before))) + "^"
 	}
 	l.errs = append(l.errs, e)
 }
+
+// snippetContext is how many characters an excerpt shows each side of the caret.
+const snippetContext = 60
 
 func (l *errorList) err() error {
 	if len(l.errs) == 0 {

@@ -91,3 +91,27 @@ func TestRunawayExpressionIsBounded(t *testing.T) {
 		t.Errorf("unknown = %+v, want the rule unknown for exceeding the memory budget", res.Unknown)
 	}
 }
+
+// Error excerpts quote the file: a terminal escape in it is shown inert, and
+// a megabyte-long line is clipped around the caret.
+func TestErrorExcerptsAreInert(t *testing.T) {
+	osc := "name: e\nclasses: [cpu]\nrules:\n  - id: r\n    class: cpu\n    severity: warning\n    evidence: x\n    when: \"cpu.nope > 1\" # \x1b]0;pwned\x07\n"
+	long := "name: e\nclasses: [cpu]\nrules:\n  - id: r\n    class: cpu\n    severity: warning\n    evidence: x\n    when: \"" +
+		strings.Repeat("cpu.run_queue > 1 && ", 10) + "cpu.nope > 1\" # " + strings.Repeat("y", 1<<19) + "\n"
+	for name, src := range map[string]string{"escape": osc, "long line": long} {
+		_, err := Load("e.yaml", []byte(src), testSchema)
+		if err == nil {
+			t.Fatalf("%s: accepted", name)
+		}
+		out := err.Error()
+		if strings.ContainsAny(out, "\x1b\x07") || len(out) > 600 || !strings.Contains(out, "^") {
+			t.Errorf("%s: %d bytes, %q", name, len(out), out[:min(len(out), 300)])
+		}
+	}
+	// A YAML escape decodes to a real ESC inside a value the message quotes.
+	decoded := "name: e\nclasses: [cpu]\nrules:\n  - id: r\n    class: \"cpu\\e]0;pwned\\a\"\n    severity: warning\n    evidence: x\n    when: \"true\"\n"
+	_, err := Load("e.yaml", []byte(decoded), testSchema)
+	if err == nil || strings.ContainsAny(err.Error(), "\x1b\x07") || !strings.Contains(err.Error(), `\x1b]0;pwned`) {
+		t.Errorf("the escape is not shown inert: %v", err)
+	}
+}
