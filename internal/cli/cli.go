@@ -59,6 +59,9 @@ func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(fo
 // Main is diagnose without the process: it runs args (without the program
 // name) and returns the exit code.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if stdoutClosed(stdout) {
+		stdout = closedOutput{}
+	}
 	e := newEnv(stdin, stdout, stderr)
 	root, err := e.newRoot(args)
 	if err != nil {

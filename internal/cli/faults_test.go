@@ -636,3 +636,30 @@ func TestFIFOsAreRefused(t *testing.T) {
 		}
 	}
 }
+
+// A standard output closed at start (`collect >&-`) fails with the reason
+// instead of exit 0 and no snapshot; a redirect to /dev/null is the
+// person's choice and stays exit 0; -o FILE needs no standard output.
+func TestClosedStdout(t *testing.T) {
+	bin := buildBinary(t)
+	snap := filepath.Join(t.TempDir(), "s.json")
+	for _, tc := range []struct {
+		shell string
+		code  int
+		want  string
+	}{
+		{bin + " list >&-", exitUsage, "standard output is closed"},
+		{bin + " collect --duration 100ms >&-", exitUsage, "standard output is closed"},
+		{bin + " list >/dev/null", exitOK, ""},
+		{bin + " collect --duration 100ms -o " + snap + " >&-", exitOK, "wrote " + snap},
+	} {
+		out, err := exec.Command("sh", "-c", tc.shell).CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		if code != tc.code || !strings.Contains(string(out), tc.want) {
+			t.Errorf("%s: exit %d, want %d and %q: %s", tc.shell, code, tc.code, tc.want, out)
+		}
+	}
+}

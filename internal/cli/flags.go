@@ -22,6 +22,10 @@ import (
 // measurements that chose it.
 const DefaultWindow = time.Second
 
+// MaxWindow bounds --duration: time arithmetic near the limits of
+// time.Duration would overflow (2562047h47m16s returned after 1 s).
+const MaxWindow = time.Hour
+
 // sampleFlags say how live facts are gathered: playbook runs and collect.
 type sampleFlags struct {
 	window     time.Duration
@@ -44,6 +48,9 @@ func (f *sampleFlags) register(fs *pflag.FlagSet) {
 func (f *sampleFlags) check() error {
 	if f.window <= 0 {
 		return usagef("--duration must be positive, got %s", f.window)
+	}
+	if f.window > MaxWindow {
+		return usagef("--duration %s: at most %s (collect snapshots over time instead of one long window)", f.window, MaxWindow)
 	}
 	if f.timeout < 0 {
 		return usagef("--timeout must be positive, got %s", f.timeout)

@@ -140,11 +140,11 @@ func (e *env) runSuite(file string, dirs []string) (report.SuiteReport, *engine.
 		if c.Snapshot == "" {
 			continue
 		}
-		if _, err := cache.load(filepath.Join(base, c.Snapshot)); err != nil {
+		if _, err := cache.load(caseSnapshot(base, c.Snapshot)); err != nil {
 			return report.SuiteReport{}, nil, fmt.Errorf("%s:%d: case %q: %w", file, c.Line, c.Name, err)
 		}
 	}
-	results := suite.Run(pb, func(c *engine.Case) (engine.CaseInput, error) { return caseInput(base, c, cache) })
+	results := suite.Run(pb, func(c *engine.Case) (engine.CaseInput, error) { return caseInput(base, c, cache, pb) })
 	exercised, missed := engine.Coverage(pb, results)
 	sr := report.SuiteReport{File: file, Playbook: pb.Name, PlaybookFile: pb.File, Cases: results,
 		Exercised: orEmpty(exercised), Missed: orEmpty(missed), CoveragePct: coveragePct(exercised, missed)}
@@ -238,11 +238,8 @@ func (sc snapshots) load(path string) (probes.Snapshot, error) {
 // caseInput builds a case's facts: the snapshot's (if any), with the inline
 // facts merged over them and the listed facts made unavailable. Facts that
 // neither gives are unknown, as in any snapshot.
-func caseInput(base string, c *engine.Case, cache snapshots) (engine.CaseInput, error) {
-	path := ""
-	if c.Snapshot != "" {
-		path = filepath.Join(base, c.Snapshot)
-	}
+func caseInput(base string, c *engine.Case, cache snapshots, pb *engine.Playbook) (engine.CaseInput, error) {
+	path := caseSnapshot(base, c.Snapshot)
 	snap, err := cache.load(path)
 	if err != nil {
 		return engine.CaseInput{}, err
@@ -260,10 +257,20 @@ func caseInput(base string, c *engine.Case, cache snapshots) (engine.CaseInput, 
 	for k, v := range c.Params {
 		params[k] = v
 	}
-	if _, ok := params["pid"]; !ok && snap.Target.PID != 0 {
+	// The snapshot's target is the pid parameter of a playbook that has one
+	// (system has none, and is replayed from the same snapshots).
+	if _, ok := params["pid"]; !ok && snap.Target.PID != 0 && slices.ContainsFunc(pb.Parameters, func(p engine.Parameter) bool { return p.Name == "pid" }) {
 		params["pid"] = fmt.Sprint(snap.Target.PID)
 	}
 	return engine.CaseInput{Facts: snap.Facts, Missing: missing, Params: params}, nil
+}
+
+// caseSnapshot is a case's snapshot path: relative to the test file, unless absolute.
+func caseSnapshot(base, snapshot string) string {
+	if snapshot == "" || filepath.IsAbs(snapshot) {
+		return snapshot
+	}
+	return filepath.Join(base, snapshot)
 }
 
 type output struct{ format, path string }
