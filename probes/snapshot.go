@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -88,6 +89,9 @@ func DecodeSnapshot(b []byte) (Snapshot, error) {
 	if s.Status == nil {
 		s.Status = probe.Statuses{}
 	}
+	if err := checkStatuses(s.Status); err != nil {
+		return s, fmt.Errorf("decode snapshot: %w", err)
+	}
 	for _, section := range factTree().fields {
 		if _, ok := s.Status[section.name]; !ok {
 			s.Status[section.name] = notRecorded
@@ -95,6 +99,34 @@ func DecodeSnapshot(b []byte) (Snapshot, error) {
 	}
 	s.markAbsent()
 	return s, nil
+}
+
+// checkStatuses refuses statuses of sections diagnose does not have, and
+// states other than ok, unavailable and error: a typo would otherwise make
+// a fact silently "recorded".
+func checkStatuses(st probe.Statuses) error {
+	known := map[string]bool{}
+	var names []string
+	for _, section := range factTree().fields {
+		known[section.name] = true
+		names = append(names, section.name)
+	}
+	paths := make([]string, 0, len(st))
+	for p := range st {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		if sec, _, _ := strings.Cut(p, "."); !known[sec] {
+			return fmt.Errorf("status of %q: no section %q; the sections are %s", p, sec, strings.Join(names, ", "))
+		}
+		switch st[p].State {
+		case probe.OK, probe.Unavailable, probe.Error:
+		default:
+			return fmt.Errorf("status of %q: state %q; the states are ok, unavailable and error", p, st[p].State)
+		}
+	}
+	return nil
 }
 
 var (

@@ -148,3 +148,22 @@ func FuzzWithFacts(f *testing.F) {
 		}
 	})
 }
+
+// A status of a section diagnose does not have, or a state it does not
+// know, is an error that names it: a typo must not make a fact "recorded".
+func TestSnapshotStatusesChecked(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"version": 1, "status": {"cpux": {"state": "ok"}}, "facts": {}}`:                  `status of "cpux": no section "cpux"`,
+		`{"version": 1, "status": {"cpu.idle_pct": {"state": "fine"}}, "facts": {}}`:        `status of "cpu.idle_pct": state "fine"`,
+		`{"version": 1, "status": {"cpu": {"state": "unavailable"}}, "facts": {}}`:          "",
+		`{"version": 1, "status": {"memory.total_bytes": {"state": "error"}}, "facts": {}}`: "",
+	} {
+		_, err := ReadSnapshot(strings.NewReader(in))
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("%s: %v", in, err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+			t.Errorf("%s: %v, want %q", in, err, want)
+		}
+	}
+}

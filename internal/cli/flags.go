@@ -55,6 +55,11 @@ func (f *sampleFlags) check() error {
 	if f.timeout < 0 {
 		return usagef("--timeout must be positive, got %s", f.timeout)
 	}
+	if f.root != "/" {
+		if st, err := os.Stat(filepath.Join(f.root, "proc")); err != nil || !st.IsDir() {
+			return usagef("--root %s: no proc directory in it: point --root at a directory holding a host's /proc and /sys", f.root)
+		}
+	}
 	if f.timeout == 0 {
 		f.timeout = f.window + 10*time.Second
 		if f.strace { // strace runs after the window, for as long again

@@ -15,6 +15,11 @@ func TestClean(t *testing.T) {
 		"c1\u009bcontrol":          `c1\u009bcontrol`,
 		"ünïcödé ✓":                "ünïcödé ✓",
 		"del\x7f":                  `del\x7f`,
+		"txt.exe\u202egnp":         `txt.exe\u202egnp`, // right-to-left override: "txt.exepng" shown as "...gnp"
+		"zero\u200bwidth":          `zero\u200bwidth`,
+		"iso\u2066late\u2069":      `iso\u2066late\u2069`,
+		"\ufeffbom":                `\ufeffbom`,
+		"עברית":                    "עברית", // right-to-left letters themselves are text
 	} {
 		if got := Clean(in); got != want {
 			t.Errorf("Clean(%q) = %q, want %q", in, got, want)
