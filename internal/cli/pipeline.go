@@ -201,7 +201,7 @@ func checkTarget(root string, t probe.Target) error {
 }
 
 func checkPID(h probe.Host, pid int) error {
-	stat, err := os.ReadFile(h.Path("proc", strconv.Itoa(pid), "stat"))
+	stat, err := h.ReadFile("proc", strconv.Itoa(pid), "stat")
 	if err != nil {
 		// PID 1 always exists: when it cannot be seen either, /proc hides
 		// other users' processes (mounted with hidepid=1 or 2).
@@ -210,18 +210,31 @@ func checkPID(h probe.Host, pid int) error {
 		}
 		return usagef("no process with PID %d (%s): check the PID with ps or pgrep", pid, h.Path("proc", strconv.Itoa(pid)))
 	}
-	// The comm, in parentheses, may hold any byte: the state follows the last ')'.
+	// The comm, in parentheses, may hold any byte: the fields follow the last
+	// ')', state first (field 3 of proc(5)).
 	s := string(stat)
 	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return nil
+	}
+	comm := safetext.Clean(s[strings.IndexByte(s, '(')+1 : i])
 	fields := strings.Fields(s[i+1:])
-	if i < 0 || len(fields) < 2 || fields[0] != "Z" {
+	if len(fields) >= 7 {
+		if flags, err := strconv.ParseUint(fields[6], 10, 64); err == nil && flags&pfKthread != 0 {
+			return usagef("PID %d (%s) is a kernel thread: it has no user space, sockets or cgroup of its own to diagnose; diagnose system shows the machine", pid, comm)
+		}
+	}
+	if len(fields) < 2 || fields[0] != "Z" {
 		return nil
 	}
 	ppid, _ := strconv.Atoi(fields[1])
-	comm, _ := os.ReadFile(h.Path("proc", fields[1], "comm"))
+	parent, _ := h.ReadFile("proc", fields[1], "comm")
 	return usagef("PID %d exited and was not reaped by its parent %d (%s): there is nothing left to sample; diagnose the parent: diagnose slow-app --pid %d",
-		pid, ppid, safetext.Clean(strings.TrimSpace(string(comm))), ppid)
+		pid, ppid, safetext.Clean(strings.TrimSpace(string(parent))), ppid)
 }
+
+// pfKthread is PF_KTHREAD in the flags of /proc/PID/stat (include/linux/sched.h).
+const pfKthread = 0x00200000
 
 // sampled is what one live window gathered.
 type sampled struct {
