@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -293,6 +294,13 @@ func (e *env) collect(sf *sampleFlags, target probe.Target, out string) error {
 	if err := checkTarget(sf.root, target); err != nil {
 		return err
 	}
+	var file *pending
+	if out != "-" {
+		var err error
+		if file, err = createOutput("-o", out); err != nil {
+			return err
+		}
+	}
 	started := probes.RealClock{}.Now()
 	s := e.sample(sf, target, nil)
 	statuses := s.statuses
@@ -301,19 +309,11 @@ func (e *env) collect(sf *sampleFlags, target probe.Target, out string) error {
 	if s.cut {
 		fmt.Fprintln(e.stderr, "diagnose: "+s.cutNote(sf))
 	}
-	if out == "-" {
+	if file == nil {
 		return probes.WriteSnapshot(e.stdout, snap)
 	}
-	f, err := os.Create(out)
-	if err != nil {
-		return fmt.Errorf("create snapshot: %w", err)
-	}
-	if err := probes.WriteSnapshot(f, snap); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", out, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", out, err)
+	if err := file.commit(func(w io.Writer) error { return probes.WriteSnapshot(w, snap) }); err != nil {
+		return err
 	}
 	ok := 0
 	for path, st := range statuses {

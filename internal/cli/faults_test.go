@@ -663,3 +663,35 @@ func TestClosedStdout(t *testing.T) {
 		}
 	}
 }
+
+// An output that cannot be written fails before the window, not after it;
+// a symlink planted at the output path is replaced, not written through.
+func TestOutputsCheckedFirst(t *testing.T) {
+	for _, args := range [][]string{
+		{"system", "--duration", "30s", "--output", "json=/nonexistent/x.json"},
+		{"collect", "--duration", "30s", "-o", "/nonexistent/s.json"},
+	} {
+		start := time.Now()
+		_, stderr, code := faultCLI(args...)
+		if code != exitUsage || !strings.Contains(stderr, "/nonexistent/") || time.Since(start) > 10*time.Second {
+			t.Errorf("%v: exit %d after %s: %s", args, code, time.Since(start).Round(time.Millisecond), stderr)
+		}
+	}
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim")
+	os.WriteFile(victim, []byte("keep"), 0o644)
+	out := filepath.Join(dir, "report.json")
+	os.Symlink(victim, out)
+	snap := filepath.Join(dir, "s.json")
+	os.WriteFile(snap, []byte(`{"version": 1, "status": {}, "facts": {}}`), 0o644)
+	faultCLI("system", "--snapshot", snap, "--output", "json="+out)
+	if b, _ := os.ReadFile(victim); string(b) != "keep" {
+		t.Errorf("the report was written through the symlink: %q", b)
+	}
+	if fi, err := os.Lstat(out); err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("the output is not a regular file: %v %v", fi, err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".*tmp-*")); len(left) != 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+}

@@ -28,6 +28,18 @@ func (e *env) runPlaybook(pb *engine.Playbook, sf *sampleFlags, rf *reportFlags,
 	if err != nil {
 		return err
 	}
+	files, err := createOutputs(outs)
+	if err != nil {
+		return err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			for _, f := range files {
+				f.discard()
+			}
+		}
+	}()
 	given := map[string]string{}
 	for name, p := range params {
 		if p.set {
@@ -43,8 +55,9 @@ func (e *env) runPlaybook(pb *engine.Playbook, sf *sampleFlags, rf *reportFlags,
 		return err
 	}
 	rep := report.Build(pb, res, run)
-	for _, o := range outs {
-		if err := writeFile(o.path, func(w io.Writer) error { return report.Formats[o.format](w, rep, report.Style{}) }); err != nil {
+	committed = true
+	for i, o := range outs {
+		if err := files[i].commit(func(w io.Writer) error { return report.Formats[o.format](w, rep, report.Style{}) }); err != nil {
 			return err
 		}
 	}

@@ -16,11 +16,13 @@ var (
 	traceLine = regexp.MustCompile(`^(\d+) +(\w+)\((.*)\) += (-?\d+|\?)`)
 	openPath  = regexp.MustCompile(`^(?:AT_FDCWD|\d+), "([^"]*)", ([A-Z_|]+)`)
 	writeFlag = regexp.MustCompile(`O_WRONLY|O_RDWR|O_CREAT|O_TRUNC|O_APPEND`)
+	quoted    = regexp.MustCompile(`"([^"]*)"`)
 )
 
 // A full run only reads: traced with strace, diagnose opens nothing for
 // writing but the output file it was asked to write, creates, renames or
-// deletes nothing, signals no process but its own threads (the Go runtime's
+// deletes nothing (the output goes to a temporary file beside it, renamed
+// into place), signals no process but its own threads (the Go runtime's
 // preemption), never ptraces and runs no program.
 func TestDiagnoseOnlyReads(t *testing.T) {
 	probetest.Live(t)
@@ -73,6 +75,10 @@ func traceViolations(trace, out string) (int, []string) {
 			pids[m[1]] = true
 		}
 	}
+	// The output is written to a temporary file beside it (".NAME.tmp-*"),
+	// chmod'ed and renamed into place: those three calls are allowed.
+	temp := filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+".tmp-")
+	tempFDs := map[string]bool{}
 	var bad []string
 	opened, execs := 0, 0
 	for _, l := range lines {
@@ -88,8 +94,20 @@ func traceViolations(trace, out string) (int, []string) {
 				continue
 			}
 			opened++
-			if writeFlag.MatchString(om[2]) && om[1] != out {
+			switch {
+			case strings.HasPrefix(om[1], temp):
+				tempFDs[m[4]] = true
+			case writeFlag.MatchString(om[2]) && om[1] != out:
 				bad = append(bad, "opened for writing: "+l)
+			}
+		case "fchmod":
+			if !tempFDs[strings.SplitN(argv, ",", 2)[0]] {
+				bad = append(bad, "changed the system: "+l)
+			}
+		case "rename", "renameat", "renameat2":
+			paths := quoted.FindAllStringSubmatch(argv, -1)
+			if len(paths) != 2 || !strings.HasPrefix(paths[0][1], temp) || paths[1][1] != out {
+				bad = append(bad, "changed the system: "+l)
 			}
 		case "execve", "execveat":
 			if execs++; execs > 1 {
@@ -111,13 +129,18 @@ func TestTraceViolationsCatchesWrites(t *testing.T) {
 100 openat(AT_FDCWD, "/proc/stat", O_RDONLY|O_CLOEXEC) = 3
 101 tgkill(100, 101, SIGURG) = 0
 100 openat(AT_FDCWD, "/tmp/out.json", O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC, 0666) = 4
+100 openat(AT_FDCWD, "/tmp/.out.json.tmp-123", O_RDWR|O_CREAT|O_EXCL|O_CLOEXEC, 0600) = 6
+100 fchmod(6, 0644) = 0
+100 renameat(AT_FDCWD, "/tmp/.out.json.tmp-123", AT_FDCWD, "/tmp/out.json") = 0
 100 openat(AT_FDCWD, "/sys/fs/cgroup/memory/x/memory.limit_in_bytes", O_WRONLY|O_CLOEXEC) = 5
+100 fchmod(5, 0777) = 0
+100 renameat(AT_FDCWD, "/etc/passwd", AT_FDCWD, "/tmp/out.json") = 0
 100 kill(4242, SIGQUIT) = 0
 100 execve("/usr/bin/jcmd", ["jcmd"], 0x7ffd /* 20 vars */) = 0
 100 unlinkat(AT_FDCWD, "/tmp/.attach_pid4242", 0) = 0
 `
 	opened, bad := traceViolations(trace, "/tmp/out.json")
-	if opened != 3 || len(bad) != 4 {
-		t.Fatalf("opened %d, violations %q; want 3 opens and 4 violations (limit_in_bytes write, kill, jcmd, unlink)", opened, bad)
+	if opened != 4 || len(bad) != 6 {
+		t.Fatalf("opened %d, violations %q; want 4 opens and 6 violations (limit_in_bytes write, its fchmod, the other rename, kill, jcmd, unlink)", opened, bad)
 	}
 }

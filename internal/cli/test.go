@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -58,6 +59,18 @@ func (e *env) runTests(files []string, t testFlags) (int, error) {
 	if err != nil {
 		return exitUsage, err
 	}
+	outFiles, err := createOutputs(outs)
+	if err != nil {
+		return exitUsage, err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			for _, f := range outFiles {
+				f.discard()
+			}
+		}
+	}()
 	tr := report.TestReport{SchemaVersion: report.SchemaVersion, Tool: "diagnose " + versionString(),
 		Suites: []report.SuiteReport{}, Coverage: []report.PlaybookCoverage{}}
 	// Coverage is per playbook: the union of what fired over its files.
@@ -93,8 +106,9 @@ func (e *env) runTests(files []string, t testFlags) (int, error) {
 		tr.Coverage = append(tr.Coverage, report.PlaybookCoverage{Playbook: c.pb.Name, PlaybookFile: c.pb.File,
 			Files: c.files, Exercised: orEmpty(exercised), Missed: orEmpty(missed), CoveragePct: coveragePct(exercised, missed)})
 	}
-	for _, o := range outs {
-		if err := writeFile(o.path, func(w io.Writer) error { return report.TestFormats[o.format](w, tr, report.Style{}) }); err != nil {
+	committed = true
+	for i, o := range outs {
+		if err := outFiles[i].commit(func(w io.Writer) error { return report.TestFormats[o.format](w, tr, report.Style{}) }); err != nil {
 			return exitUsage, err
 		}
 	}
@@ -291,18 +305,61 @@ func parseOutputs(values []string) ([]output, error) {
 	return out, nil
 }
 
-// writeFile writes an output file the user named: the only files diagnose creates.
-func writeFile(path string, write func(io.Writer) error) error {
-	f, err := os.Create(path)
+// pending is an output file the user named, created before the work so
+// that a path that cannot be written fails at once, not after a window.
+// It is written to a temporary file beside it and renamed into place: a
+// reader never sees half a report, and a symlink planted at the path is
+// replaced, not written through.
+type pending struct {
+	f    *os.File
+	path string
+}
+
+func createOutput(flag, path string) (*pending, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("--output: %w", err)
+		return nil, usagef("%s %s: %v", flag, path, errors.Unwrap(err))
 	}
-	if err := write(f); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
+	return &pending{f: f, path: path}, nil
+}
+
+// commit writes the file and moves it into place.
+func (p *pending) commit(write func(io.Writer) error) error {
+	err := write(p.f)
+	if err == nil {
+		err = p.f.Chmod(0o644)
 	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+	if cerr := p.f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(p.f.Name(), p.path)
+	}
+	if err != nil {
+		os.Remove(p.f.Name())
+		return fmt.Errorf("write %s: %w", p.path, err)
 	}
 	return nil
+}
+
+// discard removes a file that will not be written (the run failed).
+func (p *pending) discard() {
+	p.f.Close()
+	os.Remove(p.f.Name())
+}
+
+// createOutputs creates every --output file; on an error none is left.
+func createOutputs(outs []output) ([]*pending, error) {
+	var files []*pending
+	for _, o := range outs {
+		f, err := createOutput("--output", o.path)
+		if err != nil {
+			for _, done := range files {
+				done.discard()
+			}
+			return nil, err
+		}
+		files = append(files, f)
+	}
+	return files, nil
 }
