@@ -5,6 +5,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -18,10 +19,11 @@ import (
 
 // Exit codes, documented in docs/cli.md.
 const (
-	exitOK           = 0 // no finding at or above --fail-on
-	exitFindings     = 1 // findings at or above --fail-on (diagnose test: a test failed)
-	exitUsage        = 2 // usage, playbook or target error: nothing was diagnosed
-	exitInconclusive = 3 // nothing fired, but rules that matter could not be checked
+	exitOK           = 0   // no finding at or above --fail-on
+	exitFindings     = 1   // findings at or above --fail-on (diagnose test: a test failed)
+	exitUsage        = 2   // usage, playbook or target error: nothing was diagnosed
+	exitInconclusive = 3   // nothing fired, but rules that matter could not be checked
+	exitInterrupted  = 130 // SIGINT or SIGTERM: the report covers what was gathered
 )
 
 // rootUsage is the root's help: playbooks first, as they are what people run.
@@ -46,6 +48,7 @@ Exit codes:
   1  findings at or above --fail-on (diagnose test: a test failed)
   2  usage, playbook or target error: nothing was diagnosed
   3  inconclusive: rules that matter could not be checked
+  130  interrupted (SIGINT, SIGTERM): the report covers what was gathered
 `
 
 // usageError is a mistake in how diagnose was called: one line, then a
@@ -59,10 +62,18 @@ func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(fo
 // Main is diagnose without the process: it runs args (without the program
 // name) and returns the exit code.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return MainContext(context.Background(), args, stdin, stdout, stderr)
+}
+
+// MainContext is Main that stops when ctx ends (the command's SIGINT and
+// SIGTERM): sampling stops at once, helper programs are killed, and what was
+// gathered is reported with exit code 130.
+func MainContext(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if stdoutClosed(stdout) {
 		stdout = closedOutput{}
 	}
 	e := newEnv(stdin, stdout, stderr)
+	e.ctx = ctx
 	root, err := e.newRoot(args)
 	if err != nil {
 		return e.fail(err, "diagnose")

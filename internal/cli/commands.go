@@ -306,8 +306,11 @@ func (e *env) collect(sf *sampleFlags, target probe.Target, out string) error {
 	statuses := s.statuses
 	snap := probes.Snapshot{Version: probes.SnapshotVersion, Tool: "diagnose " + versionString(),
 		CollectedAt: started.UTC(), WindowSeconds: s.window.Seconds(), Target: target, Status: statuses, Facts: s.facts}
-	if s.cut {
+	if s.cut || s.interrupted {
 		fmt.Fprintln(e.stderr, "diagnose: "+s.cutNote(sf))
+	}
+	if s.interrupted {
+		e.code = exitInterrupted
 	}
 	if file == nil {
 		return probes.WriteSnapshot(e.stdout, snap)

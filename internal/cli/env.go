@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"io/fs"
@@ -23,11 +24,12 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	schema         *engine.Schema
-	code           int // the exit code of a run that did not fail
+	code           int             // the exit code of a run that did not fail
+	ctx            context.Context // ends on SIGINT/SIGTERM: sampling stops, helpers are killed
 }
 
 func newEnv(stdin io.Reader, stdout, stderr io.Writer) *env {
-	return &env{stdin: stdin, stdout: stdout, stderr: stderr, schema: engine.MustSchema(reflect.TypeOf(probes.Facts{}))}
+	return &env{stdin: stdin, stdout: stdout, stderr: stderr, schema: engine.MustSchema(reflect.TypeOf(probes.Facts{})), ctx: context.Background()}
 }
 
 // isTerminal reports whether w is a terminal that may receive colour and

@@ -695,3 +695,54 @@ func TestOutputsCheckedFirst(t *testing.T) {
 		t.Errorf("temporary files left: %v", left)
 	}
 }
+
+// Ctrl-C while strace is attached: strace is stopped (the target is no
+// longer traced), and the report of what was gathered is still printed,
+// with exit 130.
+func TestLiveInterruptStopsStrace(t *testing.T) {
+	probetest.Live(t)
+	probetest.Need(t, "strace", "timeout")
+	bin := buildBinary(t)
+	target := probetest.Start(t, "sleep", "600")
+	pid := target.Process.Pid
+	cmd := exec.Command(bin, "slow-app", "--pid", strconv.Itoa(pid), "--strace", "--duration", "2s", "--format", "json")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tracer := func() string {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "TracerPid:"); ok {
+				return strings.TrimSpace(v)
+			}
+		}
+		return "?"
+	}
+	// Wait for strace to attach after the 2 s window, then interrupt.
+	for deadline := time.Now().Add(10 * time.Second); tracer() == "0" && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+	}
+	if tracer() == "0" {
+		t.Fatalf("strace never attached: %s", stderr.String())
+	}
+	interrupted := time.Now()
+	cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	took := time.Since(interrupted)
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	}
+	if code != exitInterrupted || took > 5*time.Second {
+		t.Errorf("exit %d after %s, want 130 within 5 s: %s", code, took.Round(time.Millisecond), stderr.String())
+	}
+	time.Sleep(200 * time.Millisecond)
+	if tr := tracer(); tr != "0" {
+		t.Errorf("the target is still traced by %s after the interrupt", tr)
+	}
+	rep := jsonReport(t, stdout.String(), code, stderr.String())
+	if notes, _ := json.Marshal(rep["notes"]); !strings.Contains(string(notes), "interrupted after") {
+		t.Errorf("no note of the interrupt: %s", notes)
+	}
+}

@@ -65,6 +65,9 @@ func (e *env) runPlaybook(pb *engine.Playbook, sf *sampleFlags, rf *reportFlags,
 		return err
 	}
 	e.code = outcome(res, rf.failOn)
+	if e.ctx.Err() != nil {
+		e.code = exitInterrupted
+	}
 	return nil
 }
 
@@ -103,7 +106,7 @@ func (e *env) gather(pb *engine.Playbook, sf *sampleFlags, rf *reportFlags, give
 	run.Facts, run.Statuses = s.facts, statusReport(s.statuses)
 	run.Source = "live"
 	run.WindowSeconds = s.window.Seconds()
-	if s.cut {
+	if s.cut || s.interrupted {
 		run.WindowRequestedSeconds = sf.window.Seconds()
 		run.Notes = append(run.Notes, s.cutNote(sf))
 	}
@@ -251,13 +254,18 @@ const pfKthread = 0x00200000
 
 // sampled is what one live window gathered.
 type sampled struct {
-	facts    probes.Facts
-	statuses probe.Statuses
-	window   time.Duration // what was sampled: less than asked when cut
-	cut      bool          // --timeout ended the window early
+	facts       probes.Facts
+	statuses    probe.Statuses
+	window      time.Duration // what was sampled: less than asked when cut
+	cut         bool          // --timeout ended the window early
+	interrupted bool          // SIGINT or SIGTERM ended it
 }
 
 func (s sampled) cutNote(sf *sampleFlags) string {
+	if s.interrupted {
+		return fmt.Sprintf("interrupted after %.1fs of the %.1fs window: the report covers what was gathered, helper programs (strace, jcmd) were stopped",
+			s.window.Seconds(), sf.window.Seconds())
+	}
 	return fmt.Sprintf("--timeout %s cut the sampling window to %.1fs of the %.1fs asked for (--duration %s): raise --timeout above --duration to sample the whole window",
 		sf.timeout, s.window.Seconds(), sf.window.Seconds(), sf.window)
 }
@@ -265,8 +273,17 @@ func (s sampled) cutNote(sf *sampleFlags) string {
 // sample reads the sections from the live system over one window, showing
 // progress on a terminal.
 func (e *env) sample(sf *sampleFlags, target probe.Target, sections []string) sampled {
-	ctx, cancel := context.WithTimeout(context.Background(), sf.timeout)
+	ctx, cancel := context.WithTimeout(e.ctx, sf.timeout)
 	defer cancel()
+	// Helpers (strace, jcmd) run under the probes' own deadlines; an
+	// interrupt kills them too (their whole process group).
+	run := func(hctx context.Context, name string, args ...string) ([]byte, error) {
+		hctx, stop := context.WithCancel(hctx)
+		defer stop()
+		defer context.AfterFunc(e.ctx, stop)()
+		return probe.ExecRunner(hctx, name, args...)
+	}
+	started := time.Now()
 	var chosen []probes.Probe
 	var names, skipped []string
 	for _, p := range probes.Select(sections) {
@@ -278,7 +295,7 @@ func (e *env) sample(sf *sampleFlags, target probe.Target, sections []string) sa
 		names = append(names, p.Name)
 	}
 	s := probes.Sampler{
-		Host:    probe.Host{Root: sf.root, Run: probe.ExecRunner, SockDiag: probe.NetlinkSockDiag},
+		Host:    probe.Host{Root: sf.root, Run: run, SockDiag: probe.NetlinkSockDiag},
 		Clock:   probes.RealClock{},
 		Window:  sf.window,
 		Target:  target,
@@ -295,7 +312,10 @@ func (e *env) sample(sf *sampleFlags, target probe.Target, sections []string) sa
 	for _, name := range skipped {
 		out.statuses[name] = probe.Status{State: probe.Unavailable, Reason: "needs a target process", Fix: "pass --pid"}
 	}
-	if ctx.Err() != nil && sf.timeout < sf.window {
+	if e.ctx.Err() != nil {
+		out.interrupted = true
+		out.window = min(time.Since(started), sf.window)
+	} else if ctx.Err() != nil && sf.timeout < sf.window {
 		out.cut, out.window = true, sf.timeout
 		// A longer --duration cannot help while --timeout ends the window.
 		for path, st := range out.statuses {
