@@ -115,3 +115,17 @@ func TestErrorExcerptsAreInert(t *testing.T) {
 		t.Errorf("the escape is not shown inert: %v", err)
 	}
 }
+
+// Loops nested over ranges are bounded too: every range counts against the
+// same memory budget, so a billion iterations stop at the budget, at once.
+func TestNestedLoopsAreBounded(t *testing.T) {
+	src := "name: e\nclasses: [cpu]\nrules:\n  - id: r\n    class: cpu\n    severity: warning\n    evidence: x\n    when: \"all(1..30000, all(1..30000, true))\"\n"
+	pb, err := Load("e.yaml", []byte(src), testSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := pb.Evaluate(testFacts{}, Values{}, nil)
+	if err != nil || len(res.Unknown) != 1 || !strings.Contains(res.Unknown[0].Reason, "memory budget") {
+		t.Errorf("err %v, unknown %+v", err, res.Unknown)
+	}
+}
