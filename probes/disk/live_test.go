@@ -89,7 +89,8 @@ func devOf(t *testing.T, dir string) (uint32, uint32) {
 	return unix.Major(st.Dev), unix.Minor(st.Dev)
 }
 
-// compareIostat: %util within 5 points, await within 10 % or 1 ms.
+// compareIostat: %util within 5 points, await within 10 % or 1 ms (for a
+// direction with at least 10 I/Os per second in both).
 func compareIostat(t *testing.T, ours Device, io iostatDisk) {
 	t.Helper()
 	t.Logf("ours:   util %.1f r/s %.0f w/s %.0f rkB/s %.0f wkB/s %.0f r_await %.3f w_await %.3f aqu %.2f",
@@ -104,8 +105,15 @@ func compareIostat(t *testing.T, ours Device, io iostatDisk) {
 			t.Errorf("%s %.3f, iostat %.3f", name, got, want)
 		}
 	}
-	await("r_await_ms", ours.RAwaitMs, io.RAwait)
-	await("w_await_ms", ours.WAwaitMs, io.WAwait)
+	// An await is compared where both windows saw that direction's I/O: the
+	// two windows differ, and one stray read in one of them (19 ms against
+	// none, CI 2026-12-03) says nothing about the workload.
+	if ours.ReadsPerS >= 10 && io.RS >= 10 {
+		await("r_await_ms", ours.RAwaitMs, io.RAwait)
+	}
+	if ours.WritesPerS >= 10 && io.WS >= 10 {
+		await("w_await_ms", ours.WAwaitMs, io.WAwait)
+	}
 	if io.WS > 100 && math.Abs(ours.WritesPerS-io.WS) > 0.1*io.WS {
 		t.Errorf("writes_per_s %.0f, iostat %.0f", ours.WritesPerS, io.WS)
 	}
