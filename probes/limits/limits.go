@@ -202,8 +202,8 @@ func parseStat(b []byte) (state byte, ppid int, start float64, ok bool) {
 	st, ok1 := probe.StatField(tail, 3)
 	pp, ok2 := probe.StatField(tail, 4)
 	s, ok3 := probe.StatField(tail, 22)
-	if !ok1 || !ok2 || !ok3 || len(st) != 1 {
-		return 0, 0, 0, false
+	if !ok1 || !ok2 || !ok3 || len(st) != 1 || !(st[0] >= 'A' && st[0] <= 'Z' || st[0] >= 'a' && st[0] <= 'z') {
+		return 0, 0, 0, false // a state is a letter (R S D Z T t X I ...)
 	}
 	p, err1 := strconv.Atoi(string(pp))
 	v, err2 := strconv.ParseFloat(string(s), 64)
