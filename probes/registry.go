@@ -23,6 +23,7 @@ import (
 	"github.com/diagnose-sh/diagnose/probes/sockdiag"
 	"github.com/diagnose-sh/diagnose/probes/syscalls"
 	"github.com/diagnose-sh/diagnose/probes/threads"
+	"github.com/diagnose-sh/diagnose/probes/top"
 )
 
 // Facts is everything diagnose knows about a system and a target. Each field
@@ -45,6 +46,7 @@ type Facts struct {
 	HotSpot  hsperf.Facts     `expr:"hotspot" json:"hotspot"`
 	Limits   limits.Facts     `expr:"limits" json:"limits"`
 	HTTP     httptiming.Facts `expr:"http" json:"http"`
+	Top      top.Facts        `expr:"top" json:"top"`
 }
 
 // Probe is one entry of the registry.
@@ -118,5 +120,9 @@ func Registry() []Probe {
 			func(f *Facts) *limits.Facts { return &f.Limits }, limits.New),
 		entry("http", "the requests diagnose http was asked to send (--url), timed per phase with net/http/httptrace like curl -w: DNS, connect, TLS, server, transfer; status, TLS certificate; the local process serving the address",
 			func(f *Facts) *httptiming.Facts { return &f.HTTP }, httptiming.New),
+		// 200 ms: state D is instantaneous; five scans a second count it
+		// (kernel delay accounting, which would time it, is off by default).
+		withInterval(entry("top", "the processes behind a busy system, like htop: the top ones by CPU over the window, by time in uninterruptible sleep (D), by memory growth (/proc/*/stat)",
+			func(f *Facts) *top.Facts { return &f.Top }, top.New), 200*time.Millisecond),
 	}
 }

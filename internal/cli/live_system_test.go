@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -210,5 +211,26 @@ func TestLiveTimeoutCutsWindow(t *testing.T) {
 	Main([]string{"system", "--duration", "20s", "--timeout", "300ms"}, strings.NewReader(""), &text, io.Discard)
 	if !strings.Contains(text.String(), "0.3s window (cut short of the 20.0s asked for)") {
 		t.Errorf("text header does not show the cut:\n%s", text.String())
+	}
+}
+
+// The runbook's htop step: diagnose system names a spinning process while
+// it spins, with the next step for it.
+func TestLiveSystemNamesTheBusyProcess(t *testing.T) {
+	probetest.Live(t)
+	spinner := probetest.Start(t, probetest.BuildC(t, "spinner"))
+	time.Sleep(300 * time.Millisecond)
+	rep, _ := runSystem(t)
+	f, ok := rep.finding("top-cpu")
+	want := "diagnose slow-app --pid " + strconv.Itoa(spinner.Process.Pid)
+	found := false
+	for _, p := range rep.Facts.Top.CPU {
+		found = found || p.PID == spinner.Process.Pid && p.CPUPct >= 50
+	}
+	if !ok || !found || !strings.Contains(f.Evidence, "spinner (pid "+strconv.Itoa(spinner.Process.Pid)+")") {
+		t.Fatalf("top-cpu %v %q, top %+v", ok, f.Evidence, rep.Facts.Top.CPU)
+	}
+	if rep.Facts.Top.TopCPU.PID == spinner.Process.Pid && (len(f.Next) == 0 || !strings.HasPrefix(f.Next[0], want)) {
+		t.Errorf("next %v, want %q", f.Next, want)
 	}
 }
