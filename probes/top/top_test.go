@@ -56,3 +56,13 @@ func FuzzParseStat(f *testing.F) {
 	f.Add([]byte("7 (a) R 1 7 7 0 -1 0 0 0 0 0 12 3 0 0 20 0 1 0 5 1000 42 0"))
 	f.Fuzz(func(t *testing.T, b []byte) { parseStat(b) })
 }
+
+// BenchmarkRead is one scan of this machine's processes.
+func BenchmarkRead(b *testing.B) {
+	r := New(probe.Target{}, probe.Options{})
+	h := probe.Host{Root: "/", Now: time.Now()}
+	b.ReportAllocs()
+	for b.Loop() {
+		r.Read(h)
+	}
+}
