@@ -11,35 +11,15 @@ import (
 	"github.com/diagnose-sh/diagnose/probes/probetest"
 )
 
-// pidsCgroup puts pid in a new cgroup v1 pids child with pids.max max and
-// removes it when the test ends. Only the test writes cgroup files.
+// pidsCgroup puts pid in a new cgroup v1 pids child with pids.max max,
+// removed when the test ends.
 func pidsCgroup(t *testing.T, pid, max int) string {
 	t.Helper()
 	base := "/sys/fs/cgroup/pids"
 	if _, err := os.Stat(filepath.Join(base, "cgroup.procs")); err != nil {
 		probetest.Skip(t, "no cgroup v1 pids controller mounted")
 	}
-	dir := filepath.Join(base, "diagnose-pids-test-"+strconv.Itoa(os.Getpid()))
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs")); err == nil {
-			for _, p := range strings.Fields(string(b)) {
-				os.WriteFile(filepath.Join(base, "cgroup.procs"), []byte(p), 0o644)
-			}
-		}
-		for i := 0; i < 50 && os.Remove(dir) != nil; i++ {
-			time.Sleep(20 * time.Millisecond)
-		}
-	})
-	if err := os.WriteFile(filepath.Join(dir, "pids.max"), []byte(strconv.Itoa(max)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	return childCgroup(t, base, "pids.max", max, pid)
 }
 
 // TestLiveSystemLimits: a parent that never reaps its children shows in

@@ -41,8 +41,7 @@ func startJava(t *testing.T, class string, flags ...string) int {
 }
 
 // cpuQuota puts pid in a new cgroup v1 cpu child with a CFS quota of
-// quotaUS per 100 ms and removes the cgroup when the test ends. Only the
-// test writes cgroup files; diagnose only reads them.
+// quotaUS per 100 ms, removed when the test ends.
 func cpuQuota(t *testing.T, pid, quotaUS int) {
 	t.Helper()
 	var base string
@@ -55,12 +54,19 @@ func cpuQuota(t *testing.T, pid, quotaUS int) {
 	if base == "" {
 		probetest.Skip(t, "no cgroup v1 cpu controller mounted")
 	}
-	dir := filepath.Join(base, fmt.Sprintf("diagnose-slowapp-test-%d", os.Getpid()))
+	childCgroup(t, base, "cpu.cfs_quota_us", quotaUS, pid)
+}
+
+// childCgroup makes a child of a v1 controller's root, writes its limit
+// file, moves pid into it, and at the end moves the survivors back and
+// removes it. Only the test writes cgroup files; diagnose only reads them.
+func childCgroup(t *testing.T, base, limitFile string, limit, pid int) string {
+	t.Helper()
+	dir := filepath.Join(base, fmt.Sprintf("diagnose-test-%d", os.Getpid()))
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		// Move survivors back, then remove the child.
 		if b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs")); err == nil {
 			for _, p := range strings.Fields(string(b)) {
 				os.WriteFile(filepath.Join(base, "cgroup.procs"), []byte(p), 0o644)
@@ -74,12 +80,13 @@ func cpuQuota(t *testing.T, pid, quotaUS int) {
 		}
 		t.Errorf("could not remove %s", dir)
 	})
-	if err := os.WriteFile(filepath.Join(dir, "cpu.cfs_quota_us"), []byte(strconv.Itoa(quotaUS)), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, limitFile), []byte(strconv.Itoa(limit)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return dir
 }
 
 // slowAppCase is a workload and the verdict slow-app must give it.
