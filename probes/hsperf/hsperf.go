@@ -299,15 +299,17 @@ type File struct {
 // Open opens an hsperfdata file at a system path: a regular file only,
 // without following a final symlink or blocking on a FIFO, of at most 1 MiB.
 func Open(h probe.Host, file string) (*File, error) {
-	fd, err := syscall.Open(h.Path(file), syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+	f, err := probe.OpenRegularNoFollow(h.Path(file))
 	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: file, Err: err}
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			pe.Path = file // the system path, not where the root put it
+		}
+		return nil, err
 	}
-	f := os.NewFile(uintptr(fd), file)
 	fi, err := f.Stat()
 	switch {
-	case err != nil || !fi.Mode().IsRegular():
-		err = fmt.Errorf("%s: %w: not a regular file", file, ErrNotHSPerf)
+	case err != nil:
 	case fi.Size() > maxFile:
 		err = fmt.Errorf("%s: %w", file, probe.ErrTooLarge)
 	case fi.Size() < prologueSize:

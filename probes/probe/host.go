@@ -100,8 +100,14 @@ var ErrNotRegular = errors.New("not a regular file (a FIFO, device or socket)")
 
 // OpenRegular opens a file for reading without blocking on a FIFO, and
 // refuses anything but a regular file. /proc and /sys files are regular.
-func OpenRegular(path string) (*os.File, error) {
-	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+func OpenRegular(path string) (*os.File, error) { return openRegular(path, 0) }
+
+// OpenRegularNoFollow is OpenRegular that also refuses a symlink as the
+// last element (ELOOP): for files another user can plant, such as /tmp's.
+func OpenRegularNoFollow(path string) (*os.File, error) { return openRegular(path, syscall.O_NOFOLLOW) }
+
+func openRegular(path string, flags int) (*os.File, error) {
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC|flags, 0)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
