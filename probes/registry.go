@@ -61,6 +61,10 @@ type Probe struct {
 	NeedsPID bool
 	// New makes a reader for one run.
 	New func(t probe.Target, o probe.Options) probe.Reader
+	// Merge, for a per-process probe, combines one reader per process of a
+	// multi-process target (a container); nil: the probe reads every
+	// process of Target.PIDs itself, or reads no process.
+	Merge func(parts []probe.Part) (any, probe.Statuses)
 
 	set func(f *Facts, v any) bool
 }
@@ -79,6 +83,20 @@ func withInterval(p Probe, d time.Duration) Probe { p.Interval = d; return p }
 
 func needsPID(p Probe) Probe { p.NeedsPID = true; return p }
 
+func perProcess(p Probe, merge func([]probe.Part) (any, probe.Statuses)) Probe {
+	p.Merge = merge
+	return p
+}
+
+// reader makes the probe's reader for a run: a group of one per process
+// when the target has several and the probe merges.
+func (p Probe) reader(t probe.Target, o probe.Options) probe.Reader {
+	if p.Merge != nil && len(t.PIDs) > 1 {
+		return probe.Group(t, o, p.New, p.Merge)
+	}
+	return p.New(t, o)
+}
+
 // Registry lists every probe, in report order. It is the one place to read
 // what diagnose can observe.
 func Registry() []Probe {
@@ -95,10 +113,10 @@ func Registry() []Probe {
 			func(f *Facts) *psi.Facts { return &f.PSI }, psi.New),
 		entry("disks", "per-disk utilisation, IOPS, throughput, await, queue size (/proc/diskstats), like iostat -x",
 			func(f *Facts) *disk.Facts { return &f.Disks }, disk.New),
-		needsPID(withInterval(entry("process", "the target process: CPU, context switches and run-queue delay summed over its threads, RSS, fds, storage I/O, faults (/proc/PID, /proc/PID/task/*)",
-			func(f *Facts) *process.Facts { return &f.Process }, process.New), 250*time.Millisecond)),
-		needsPID(withInterval(entry("threads", "thread wait profile without ptrace: every thread's state, wchan and syscall sampled ~100 Hz (fewer on big processes), classed running/runnable/lock/disk/paging/network/poll/idle, with lock-contention evidence",
-			func(f *Facts) *threads.Facts { return &f.Threads }, threads.New), 10*time.Millisecond)),
+		perProcess(needsPID(withInterval(entry("process", "the target process: CPU, context switches and run-queue delay summed over its threads, RSS, fds, storage I/O, faults (/proc/PID, /proc/PID/task/*)",
+			func(f *Facts) *process.Facts { return &f.Process }, process.New), 250*time.Millisecond)), process.Merge),
+		perProcess(needsPID(withInterval(entry("threads", "thread wait profile without ptrace: every thread's state, wchan and syscall sampled ~100 Hz (fewer on big processes), classed running/runnable/lock/disk/paging/network/poll/idle, with lock-contention evidence",
+			func(f *Facts) *threads.Facts { return &f.Threads }, threads.New), 10*time.Millisecond)), threads.Merge),
 		needsPID(entry("syscalls", "syscall summary from strace -c -f -w: only with --strace (ptrace, slows the target) or --strace-file",
 			func(f *Facts) *syscalls.Facts { return &f.Syscalls }, syscalls.New)),
 		entry("net", "the target's TCP/UDP sockets (state, queues, peer) and its namespace's TCP retransmits, listen overflows, UDP buffer errors, rmem/wmem_max (/proc/PID/net)",
@@ -116,8 +134,8 @@ func Registry() []Probe {
 		// what collections leave; a reading costs microseconds.
 		needsPID(withInterval(entry("hotspot", "the target JVM's own counters from its hsperfdata file, read without attaching (what jstat reads): GC time share and rate per collector, heap and old-generation occupancy, metaspace, code, threads, safepoints",
 			func(f *Facts) *hsperf.Facts { return &f.HotSpot }, hsperf.New), 100*time.Millisecond)),
-		entry("limits", "the limits processes die on: the target's rlimits against its descriptors (/proc/PID/limits, fd), its unreaped children, its cgroup's pids.max; the system's tasks against threads-max and pid_max, zombies by parent, fork rate, file handles, Committed_AS against CommitLimit",
-			func(f *Facts) *limits.Facts { return &f.Limits }, limits.New),
+		perProcess(entry("limits", "the limits processes die on: the target's rlimits against its descriptors (/proc/PID/limits, fd), its unreaped children, its cgroup's pids.max; the system's tasks against threads-max and pid_max, zombies by parent, fork rate, file handles, Committed_AS against CommitLimit",
+			func(f *Facts) *limits.Facts { return &f.Limits }, limits.New), limits.Merge),
 		entry("http", "the requests diagnose http was asked to send (--url), timed per phase with net/http/httptrace like curl -w: DNS, connect, TLS, server, transfer; status, TLS certificate; the local process serving the address",
 			func(f *Facts) *httptiming.Facts { return &f.HTTP }, httptiming.New),
 		// 200 ms: state D is instantaneous; five scans a second count it

@@ -61,7 +61,7 @@ func (s Sampler) Run(ctx context.Context, chosen []Probe) (Facts, probe.Statuses
 						Reason: fmt.Sprintf("probe failed: %v (a bug: please report it)", e)}}}
 				}
 			}()
-			r := p.New(s.Target, s.Options)
+			r := p.reader(s.Target, s.Options)
 			s.drive(ctx, r, p.Interval, end)
 			v, st := r.Finish()
 			results <- result{i, v, st}

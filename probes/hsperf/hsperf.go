@@ -67,11 +67,15 @@ type Facts struct {
 	SafepointSyncPct float64 `expr:"safepoint_sync_pct" json:"safepoint_sync_pct" doc:"share of the window spent bringing threads to safepoints (time-to-safepoint), %"`
 }
 
-// New reads the target's hsperfdata at every reading of the window.
-func New(t probe.Target, _ probe.Options) probe.Reader { return &reader{pid: t.PID} }
+// New reads the target's hsperfdata at every reading of the window; of a
+// container's processes, the first JVM's.
+func New(t probe.Target, _ probe.Options) probe.Reader {
+	return &reader{pid: t.PID, others: t.Processes()}
+}
 
 type reader struct {
 	pid         int
+	others      []int  // the target's processes, to find its JVM in a container
 	file        string // system path, once found
 	open        *File
 	first, last *Counters
@@ -87,7 +91,9 @@ func (r *reader) Read(h probe.Host) {
 	if r.open == nil {
 		if r.file, r.err = Find(h, r.pid); r.err != nil {
 			r.java = isJava(h, r.pid)
-			return
+			if !r.findJVM(h) {
+				return
+			}
 		}
 		if r.open, r.err = Open(h, r.file); r.err != nil {
 			return
@@ -108,6 +114,21 @@ func (r *reader) Read(h probe.Host) {
 	if len(c.Generations) > 1 {
 		r.oldMin = min(r.oldMin, c.Generations[1].Used)
 	}
+}
+
+// findJVM looks for the JVM among a container's other processes; it becomes
+// the probe's process.
+func (r *reader) findJVM(h probe.Host) bool {
+	for _, pid := range r.others {
+		if pid == r.pid {
+			continue
+		}
+		if file, err := Find(h, pid); err == nil {
+			r.pid, r.file, r.err, r.java = pid, file, nil, true
+			return true
+		}
+	}
+	return false
 }
 
 func (r *reader) Finish() (any, probe.Statuses) {

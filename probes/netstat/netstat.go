@@ -7,6 +7,7 @@
 package netstat
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -26,7 +27,8 @@ const maxFDs = 100000
 
 // Socket is one socket of the target process at the start of the window.
 type Socket struct {
-	FD             int    `expr:"fd" json:"fd" doc:"file descriptor number in the target"`
+	PID            int    `expr:"pid" json:"pid" doc:"the target's process holding it (for a container, one of its processes)"`
+	FD             int    `expr:"fd" json:"fd" doc:"file descriptor number in that process"`
 	Proto          string `expr:"proto" json:"proto" doc:"tcp, tcp6, udp or udp6"`
 	State          string `expr:"state" json:"state" doc:"TCP state (ESTABLISHED, LISTEN, SYN_SENT ...); CLOSE for unconnected UDP"`
 	Local          string `expr:"local" json:"local" doc:"local address:port"`
@@ -75,6 +77,7 @@ type counters struct {
 
 type reader struct {
 	pid         int
+	pids        []int // every process of the target, pid first
 	first, last *counters
 	counterErr  error
 	sockets     []Socket
@@ -88,7 +91,9 @@ type reader struct {
 }
 
 // New returns a reader; with t.PID 0 only the namespace counters are read.
-func New(t probe.Target, _ probe.Options) probe.Reader { return &reader{pid: t.PID} }
+func New(t probe.Target, _ probe.Options) probe.Reader {
+	return &reader{pid: t.PID, pids: t.Processes()}
+}
 
 func (r *reader) netDir() []string {
 	if r.pid > 0 {
@@ -165,23 +170,32 @@ func (r *reader) readCounters(h probe.Host) (*counters, error) {
 func (r *reader) readSockets(h probe.Host) ([]Socket, Facts, error) {
 	pid := strconv.Itoa(r.pid)
 	var sum Facts
-	names, err := h.DirNames(maxFDs, "proc", pid, "fd")
-	if err != nil {
-		return nil, sum, err
+	type holder struct{ pid, fd int }
+	inodes := map[uint64]holder{}
+	read := 0
+	var fdErr error
+	for _, p := range r.pids {
+		ps := strconv.Itoa(p)
+		names, err := h.DirNames(maxFDs, "proc", ps, "fd")
+		if err != nil {
+			fdErr = cmp.Or(fdErr, err)
+			continue
+		}
+		read++
+		for _, n := range names {
+			fd, err := strconv.Atoi(n)
+			if err != nil {
+				continue
+			}
+			if link, err := os.Readlink(h.Path("proc", ps, "fd", n)); err == nil {
+				if ino, ok := probe.SocketInode(link); ok {
+					inodes[ino] = holder{p, fd}
+				}
+			}
+		}
 	}
-	inodes := map[uint64]int{}
-	for _, n := range names {
-		fd, err := strconv.Atoi(n)
-		if err != nil {
-			continue
-		}
-		link, err := os.Readlink(h.Path("proc", pid, "fd", n))
-		if err != nil {
-			continue
-		}
-		if ino, ok := probe.SocketInode(link); ok {
-			inodes[ino] = fd
-		}
+	if read == 0 {
+		return nil, sum, fdErr
 	}
 	var socks []Socket
 	var tableErr error
@@ -203,12 +217,12 @@ func (r *reader) readSockets(h probe.Host) ([]Socket, Facts, error) {
 		}
 		tcp := strings.HasPrefix(proto, "tcp")
 		for _, row := range rows {
-			fd, ok := inodes[row.Inode]
+			at, ok := inodes[row.Inode]
 			if !ok || row.Inode == 0 {
 				continue
 			}
 			delete(inodes, row.Inode)
-			s := Socket{FD: fd, Proto: proto, Local: row.Local.String(), Peer: row.Remote.String(),
+			s := Socket{PID: at.pid, FD: at.fd, Proto: proto, Local: row.Local.String(), Peer: row.Remote.String(),
 				SendQueueBytes: row.TxQueue, RecvQueueBytes: row.RxQueue, Retransmits: row.Retransmits, Drops: row.Drops}
 			if tcp {
 				s.State = stateName(row.State)

@@ -51,11 +51,28 @@ type Pacer interface {
 }
 
 // Target is what a run is about: a process and/or a cgroup (zero: the
-// system), or the HTTP requests to measure.
+// system), a container's processes, or the HTTP requests to measure.
 type Target struct {
-	PID    int          `json:"pid,omitempty"`
-	Cgroup string       `json:"cgroup,omitempty"`
-	HTTP   *HTTPRequest `json:"http,omitempty"`
+	PID int `json:"pid,omitempty"`
+	// PIDs are the processes of a multi-process target (a container), PID
+	// first: the per-process probes read each and merge (see Group).
+	PIDs   []int  `json:"pids,omitempty"`
+	Cgroup string `json:"cgroup,omitempty"`
+	// Container names the container the target was found by ("docker
+	// 0123456789ab", "pod shop/web container app"), for the report.
+	Container string       `json:"container,omitempty"`
+	HTTP      *HTTPRequest `json:"http,omitempty"`
+}
+
+// Processes is the target's processes: PIDs, or PID alone.
+func (t Target) Processes() []int {
+	if len(t.PIDs) > 0 {
+		return t.PIDs
+	}
+	if t.PID > 0 {
+		return []int{t.PID}
+	}
+	return nil
 }
 
 // HTTPRequest is what diagnose http sends: only what the person asked for.

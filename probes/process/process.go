@@ -79,6 +79,19 @@ type Facts struct {
 	MinorFaultsPerS float64 `expr:"minor_faults_per_s" json:"minor_faults_per_s" doc:"minor page faults per second"`
 	// TracerPID is the pid of a ptrace tracer (strace, gdb) attached to the process, 0 if none.
 	TracerPID int `expr:"tracer_pid" json:"tracer_pid" doc:"pid of an attached tracer (strace, gdb), 0 if none; a traced process runs much slower"`
+
+	// Processes is the target's processes, busiest first: one for --pid,
+	// every process of a container (whose other facts are their sums).
+	Processes []Member `expr:"processes" json:"processes" doc:"the target's processes, busiest (CPU) first: one for --pid; for a container all of them, the facts above being their sums (pid, name, state and cmdline are the first process's)"`
+}
+
+// Member is one process of the target.
+type Member struct {
+	PID      int     `expr:"pid" json:"pid" doc:"process id"`
+	Name     string  `expr:"name" json:"name" doc:"process name (comm)"`
+	CPUPct   float64 `expr:"cpu_pct" json:"cpu_pct" doc:"CPU time per wall time, 100 = one core"`
+	RSSBytes uint64  `expr:"rss_bytes" json:"rss_bytes" doc:"resident set size, bytes"`
+	Threads  int     `expr:"threads" json:"threads" doc:"threads at the last reading"`
 }
 
 // taskReading is one thread's counters.
@@ -329,6 +342,14 @@ func delta(old, cur uint64, had bool) uint64 {
 }
 
 func (r *reader) Finish() (any, probe.Statuses) {
+	f, st := r.finish()
+	if st[""].State == probe.OK {
+		f.Processes = []Member{{PID: f.PID, Name: f.Name, CPUPct: f.CPUPct, RSSBytes: f.RSSBytes, Threads: f.Threads}}
+	}
+	return f, st
+}
+
+func (r *reader) finish() (Facts, probe.Statuses) {
 	if r.hasDeferred && !r.ended {
 		r.hasDeferred = false
 		r.read(r.deferred)

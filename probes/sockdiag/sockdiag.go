@@ -77,11 +77,14 @@ type Peer struct {
 	ConnectingAvg    float64 `expr:"connecting_avg" json:"connecting_avg" doc:"connections to this peer in SYN_SENT, on average"`
 	LocalPID         int     `expr:"local_pid" json:"local_pid" doc:"the process on this host listening on the peer's address (0 when the peer is remote or its owner cannot be seen)"`
 	LocalComm        string  `expr:"local_comm" json:"local_comm" doc:"that process's command name"`
+	// PIDs are the target's processes on these connections (a container's).
+	PIDs []int `expr:"pids" json:"pids" doc:"the target's processes holding connections to or from this peer (for a container, which of its processes wait on it)"`
 }
 
 // Connection is one TCP connection of the target over the window (what
 // ss -ti shows of it, plus what the window made of it).
 type Connection struct {
+	PID           int     `expr:"pid" json:"pid" doc:"the target's process holding it"`
 	Outbound      bool    `expr:"outbound" json:"outbound" doc:"the target opened it (false: accepted from one of its listeners)"`
 	Local         string  `expr:"local" json:"local" doc:"local address:port"`
 	Peer          string  `expr:"peer" json:"peer" doc:"remote address:port"`
@@ -143,11 +146,12 @@ type Owner struct {
 
 type reader struct {
 	pid     int
+	pids    []int // every process of the target (a container's), pid first
 	conn    probe.SockDiagConn
 	err     error // why no dump could be taken
 	stopped bool  // no further readings: nothing to read, or the process ended
 
-	inodes    map[uint64]bool
+	inodes    map[uint64]int  // socket inode -> the target process holding it
 	notTCP    map[uint64]bool // the target's sockets the last dump did not show
 	dumpedAt  time.Time
 	fds       int
@@ -175,7 +179,7 @@ type reader struct {
 
 // New returns a reader for t.PID.
 func New(t probe.Target, _ probe.Options) probe.Reader {
-	return &reader{pid: t.PID, conns: map[uint64]*conn{}, notTCP: map[uint64]bool{}, targetLn: map[netip.AddrPort]bool{},
+	return &reader{pid: t.PID, pids: t.Processes(), conns: map[uint64]*conn{}, notTCP: map[uint64]bool{}, targetLn: map[netip.AddrPort]bool{},
 		listeners: map[uint16][]listener{}, owners: map[uint64]Owner{}}
 }
 
@@ -283,24 +287,36 @@ var (
 	errEnterNamespace = errors.New("cannot enter the target's network namespace")
 )
 
-// scanFDs maps the target's socket inodes.
+// scanFDs maps the socket inodes of the target's processes; it fails only
+// when none of them can be read (they all ended).
 func (r *reader) scanFDs(h probe.Host) error {
-	dir := h.Path("proc", strconv.Itoa(r.pid), "fd")
-	names, err := h.DirNames(maxFDs, "proc", strconv.Itoa(r.pid), "fd")
-	if err != nil {
-		return fmt.Errorf("descriptors of process %d: %w", r.pid, err)
-	}
-	inodes := make(map[uint64]bool, len(r.inodes))
-	for _, n := range names {
-		link, err := os.Readlink(dir + "/" + n)
+	inodes := make(map[uint64]int, len(r.inodes))
+	fds, read := 0, 0
+	var firstErr error
+	for _, pid := range r.pids {
+		ps := strconv.Itoa(pid)
+		names, err := h.DirNames(maxFDs, "proc", ps, "fd")
 		if err != nil {
+			if firstErr == nil {
+				firstErr = fmt.Errorf("descriptors of process %d: %w", pid, err)
+			}
 			continue
 		}
-		if ino, ok := probe.SocketInode(link); ok {
-			inodes[ino] = true
+		read++
+		fds += len(names)
+		dir := h.Path("proc", ps, "fd")
+		for _, n := range names {
+			if link, err := os.Readlink(dir + "/" + n); err == nil {
+				if ino, ok := probe.SocketInode(link); ok {
+					inodes[ino] = pid
+				}
+			}
 		}
 	}
-	r.inodes, r.fds = inodes, len(names)
+	if read == 0 {
+		return firstErr
+	}
+	r.inodes, r.fds = inodes, fds
 	return nil
 }
 
@@ -320,7 +336,7 @@ func (r *reader) dump() (int, error) {
 			return
 		}
 		st, _ := StateOf(b)
-		if !r.inodes[ino] && st != stateListen {
+		if _, ours := r.inodes[ino]; !ours && st != stateListen {
 			return
 		}
 		s, err := ParseMsg(b)
@@ -331,7 +347,7 @@ func (r *reader) dump() (int, error) {
 		if st == stateListen && len(r.listeners) < maxListeners {
 			r.listeners[s.Local.Port()] = append(r.listeners[s.Local.Port()], listener{s.Local, s.Inode, s.UID})
 		}
-		if r.inodes[ino] {
+		if _, ours := r.inodes[ino]; ours {
 			r.batch = append(r.batch, s)
 		}
 	}
@@ -378,7 +394,7 @@ func (r *reader) take(h probe.Host, since time.Time) {
 			if len(r.conns) >= maxConns {
 				continue
 			}
-			c = &conn{outbound: !r.accepted(s.Local), local: s.Local, peer: s.Peer, newInWindow: !first}
+			c = &conn{outbound: !r.accepted(s.Local), local: s.Local, peer: s.Peer, newInWindow: !first, pid: r.inodes[s.Inode]}
 			r.conns[s.Cookie] = c
 		}
 		e := view(s, h.Now, c.outbound)
@@ -570,6 +586,10 @@ func (r *reader) facts() Facts {
 			peers[k] = p
 		}
 		p.Connections++
+		if !slices.Contains(p.PIDs, c.pid) {
+			p.PIDs = append(p.PIDs, c.pid)
+			slices.Sort(p.PIDs)
+		}
 		wait := c.waitS
 		if c.oneWay {
 			wait = 0
@@ -659,7 +679,7 @@ func (r *reader) connection(c *conn, wait float64) Connection {
 	e := c.last
 	asked, answered := sub(e.askBy, c.first.askBy), sub(e.answerBy, c.first.answerBy)
 	sentAt, recvAt := e.askAt, e.answerAt
-	cn := Connection{Outbound: c.outbound, Local: c.local.String(), Peer: c.peer.String(), State: stateName(e.state),
+	cn := Connection{PID: c.pid, Outbound: c.outbound, Local: c.local.String(), Peer: c.peer.String(), State: stateName(e.state),
 		Ended: !c.seenAt.Equal(r.lastAt), AwaitingReply: e.open && !c.oneWay, WaitedS: probe.Round2(wait), Replies: c.replies,
 		RTTMS: probe.Round2(float64(e.rttUS) / 1000), Unacked: int(e.unacked), BytesSent: asked, BytesReceived: answered}
 	if !c.outbound {

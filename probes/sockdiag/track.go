@@ -110,6 +110,7 @@ type conn struct {
 	oneWay      bool // a stream or upload: not counted as waiting
 	seenAt      time.Time
 	listener    uint64 // inode of the local listener serving the peer (0: none seen)
+	pid         int    // the target's process holding it
 }
 
 func dur(a, b time.Time) float64 {

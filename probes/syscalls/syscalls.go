@@ -85,6 +85,7 @@ var category = map[string]string{
 
 type reader struct {
 	pid  int
+	pids []int // every process of the target: strace follows them all
 	opts probe.Options
 
 	started     bool
@@ -110,7 +111,7 @@ const (
 
 // New returns a reader; it does nothing unless o.Strace or o.StraceFile is set.
 func New(t probe.Target, o probe.Options) probe.Reader {
-	return &reader{pid: t.PID, opts: o}
+	return &reader{pid: t.PID, pids: t.Processes(), opts: o}
 }
 
 func (r *reader) Read(h probe.Host) {
@@ -138,8 +139,11 @@ func (r *reader) trace(d time.Duration) chunkResult {
 	defer cancel()
 	start := time.Now()
 	secs := strconv.FormatFloat(d.Seconds(), 'f', 3, 64)
-	out, err := r.run(ctx, "timeout", "-s", "INT", "-k", "3", secs,
-		"strace", "-c", "-f", "-w", "-p", strconv.Itoa(r.pid))
+	args := []string{"-s", "INT", "-k", "3", secs, "strace", "-c", "-f", "-w"}
+	for _, pid := range r.pids {
+		args = append(args, "-p", strconv.Itoa(pid))
+	}
+	out, err := r.run(ctx, "timeout", args...)
 	return chunkResult{out: out, err: err, dur: min(time.Since(start), d)}
 }
 

@@ -134,6 +134,30 @@ type Facts struct {
 	TopWchans []Share `expr:"top_wchans" json:"top_wchans" doc:"most frequent kernel wait functions of blocked samples (display; where the syscall already tells the wait, estimated from one sample in four)"`
 	// TopSyscalls lists the most frequent syscalls of blocked samples (display).
 	TopSyscalls []Share `expr:"top_syscalls" json:"top_syscalls" doc:"most frequent syscalls of blocked samples (display)"`
+
+	// Processes is the profile per process, busiest first: what names the
+	// processes behind a container's finding.
+	Processes []ProcessWaits `expr:"processes" json:"processes" doc:"the wait profile per process, busiest (threads not idle or polling) first: one for --pid, every process of a container (whose facts above are their sums)"`
+}
+
+// ProcessWaits is one process's average threads per class.
+type ProcessWaits struct {
+	PID             int     `expr:"pid" json:"pid" doc:"process id"`
+	Name            string  `expr:"name" json:"name" doc:"process name (comm)"`
+	RunningThreads  float64 `expr:"running_threads" json:"running_threads" doc:"average threads on a CPU"`
+	RunnableThreads float64 `expr:"runnable_threads" json:"runnable_threads" doc:"average threads waiting for a CPU"`
+	LockThreads     float64 `expr:"lock_threads" json:"lock_threads" doc:"average threads in lock waits"`
+	DiskThreads     float64 `expr:"disk_threads" json:"disk_threads" doc:"average threads in disk waits"`
+	PagingThreads   float64 `expr:"paging_threads" json:"paging_threads" doc:"average threads in major page faults"`
+	NetworkThreads  float64 `expr:"network_threads" json:"network_threads" doc:"average threads blocked on a socket peer"`
+	PollThreads     float64 `expr:"poll_threads" json:"poll_threads" doc:"average threads in epoll/poll/select/accept"`
+	// ContendingThreads is as Facts.ContendingThreads, for this process.
+	ContendingThreads int `expr:"contending_threads" json:"contending_threads" doc:"threads waiting on locks that run and keep waking"`
+}
+
+// busy is the threads doing or waiting for work: not idle, not polling.
+func (p ProcessWaits) busy() float64 {
+	return p.RunningThreads + p.RunnableThreads + p.LockThreads + p.DiskThreads + p.PagingThreads + p.NetworkThreads
 }
 
 // The per-thread files, in TaskFiles order.
@@ -158,6 +182,8 @@ type threadAcc struct {
 
 type reader struct {
 	pid     int
+	comm    string       // read at the first round
+	budget  float64      // thread-samples per second, shared by a container's processes
 	jcmd    bool         // --jcmd: a thread dump may be taken after the window
 	run     probe.Runner // from the first reading
 	isJVM   bool
@@ -192,7 +218,7 @@ type reader struct {
 
 // New returns a reader for one run over t.PID.
 func New(t probe.Target, o probe.Options) probe.Reader {
-	return &reader{pid: t.PID, jcmd: o.JCMD,
+	return &reader{pid: t.PID, jcmd: o.JCMD, budget: sampleBudgetPerS / float64(max(1, len(t.PIDs))),
 		wchans: map[string]int{}, syscalls: map[string]int{}, acc: map[int]*threadAcc{}}
 }
 
@@ -312,13 +338,16 @@ func (r *reader) Read(h probe.Host) {
 		r.firstAt = h.Now
 		r.run = h.Run
 		r.isJVM = isJVM(h, r.pid)
+		if b, err := h.ReadFile("proc", strconv.Itoa(r.pid), "comm"); err == nil {
+			r.comm = probe.Sanitize(strings.TrimSpace(string(b)))
+		}
 	}
 	r.lastAt = h.Now
 	r.rounds++
 	r.samples += seen
 	r.maxThreads = max(r.maxThreads, seen)
 	// Adapt: a round of n threads may come at most every n/budget seconds.
-	r.next = h.Now.Add(time.Duration(float64(seen) / sampleBudgetPerS * float64(time.Second)))
+	r.next = h.Now.Add(time.Duration(float64(seen) / r.budget * float64(time.Second)))
 }
 
 // sample is one thread's state at one round.
@@ -460,6 +489,16 @@ var shareFields = []string{"lock_pct", "network_pct", "poll_pct", "idle_pct", "o
 	"contending_threads", "top_wchans", "top_syscalls"}
 
 func (r *reader) Finish() (any, probe.Statuses) {
+	f, st := r.finish()
+	if st[""].State == probe.OK {
+		f.Processes = []ProcessWaits{{PID: r.pid, Name: r.comm, RunningThreads: f.RunningThreads, RunnableThreads: f.RunnableThreads,
+			LockThreads: f.LockThreads, DiskThreads: f.DiskThreads, PagingThreads: f.PagingThreads, NetworkThreads: f.NetworkThreads,
+			PollThreads: f.PollThreads, ContendingThreads: f.ContendingThreads}}
+	}
+	return f, st
+}
+
+func (r *reader) finish() (Facts, probe.Statuses) {
 	r.files.Close()
 	st := probe.Statuses{}
 	if r.pid <= 0 {
@@ -689,6 +728,11 @@ func top(m map[string]int, n float64) []Share {
 		// min: subsampled wchan counts are estimates and may overshoot.
 		out = append(out, Share{Name: probe.Sanitize(k), Pct: min(100, probe.Round2(float64(v)/n*100))})
 	}
+	return rank(out)
+}
+
+// rank orders shares, largest first, and keeps the top ones.
+func rank(out []Share) []Share {
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Pct != out[j].Pct {
 			return out[i].Pct > out[j].Pct
