@@ -192,7 +192,10 @@ func addParams(cmd *cobra.Command, parameters []engine.Parameter) map[string]*pa
 	for _, p := range parameters {
 		v := &paramFlag{param: p}
 		usage := p.Description
-		if p.Required {
+		switch {
+		case p.Name == "pid" && selectsContainers(parameters):
+			usage += " (required, unless --container, --pod or --cgroup names the target)"
+		case p.Required:
 			usage += " (required)"
 		}
 		name := engine.FlagName(p.Name)

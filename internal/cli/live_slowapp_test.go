@@ -62,29 +62,45 @@ func cpuQuota(t *testing.T, pid, quotaUS int) {
 // removes it. Only the test writes cgroup files; diagnose only reads them.
 func childCgroup(t *testing.T, base, limitFile string, limit, pid int) string {
 	t.Helper()
-	dir := filepath.Join(base, fmt.Sprintf("diagnose-test-%d", os.Getpid()))
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs")); err == nil {
-			for _, p := range strings.Fields(string(b)) {
-				os.WriteFile(filepath.Join(base, "cgroup.procs"), []byte(p), 0o644)
-			}
-		}
-		for range 50 {
-			if os.Remove(dir) == nil {
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		t.Errorf("could not remove %s", dir)
-	})
+	dir := makeCgroup(t, base, fmt.Sprintf("diagnose-test-%d", os.Getpid()))
 	if err := os.WriteFile(filepath.Join(dir, limitFile), []byte(strconv.Itoa(limit)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
 		t.Fatal(err)
+	}
+	return dir
+}
+
+// makeCgroup makes the cgroup rel (its missing parents too) under a v1
+// controller's root; at the end of the test its survivors move back to the
+// root and what was made is removed, deepest first.
+func makeCgroup(t *testing.T, base, rel string) string {
+	t.Helper()
+	dir := base
+	for _, name := range strings.Split(rel, "/") {
+		dir = filepath.Join(dir, name)
+		if _, err := os.Stat(dir); err == nil {
+			continue
+		}
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		made := dir
+		t.Cleanup(func() {
+			if b, err := os.ReadFile(filepath.Join(made, "cgroup.procs")); err == nil {
+				for _, p := range strings.Fields(string(b)) {
+					os.WriteFile(filepath.Join(base, "cgroup.procs"), []byte(p), 0o644)
+				}
+			}
+			for range 50 {
+				if os.Remove(made) == nil {
+					return
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			t.Errorf("could not remove %s", made)
+		})
 	}
 	return dir
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -94,13 +95,20 @@ func (e *env) gather(pb *engine.Playbook, sf *sampleFlags, rf *reportFlags, give
 	if pid, ok := given["pid"]; ok && strings.TrimSpace(pid) == "0" {
 		return run, usagef("--pid 0: a PID is a positive number; leave --pid out for none")
 	}
-	var err error
+	sel, err := selectTarget(pb, sf.root, given)
+	if err != nil {
+		return run, err
+	}
 	if run.Params, err = pb.BindParams(given); err != nil {
 		return run, flagsOf(err)
 	}
 	target := targetOf(run.Params)
+	sel.apply(&target)
 	if err := checkTarget(sf.root, target); err != nil {
 		return run, err
+	}
+	if sel != nil && sel.note != "" {
+		run.Notes = append(run.Notes, sel.note)
 	}
 	s := e.sample(sf, target, pb.Sections())
 	run.Facts, run.Statuses = s.facts, statusReport(s.statuses)
@@ -142,6 +150,12 @@ func replayTarget(pb *engine.Playbook, given map[string]string, t probe.Target) 
 			recorded = t.Cgroup
 		case p.Name == "url" && t.HTTP != nil:
 			recorded = t.HTTP.URL
+		case p.Name == "container" || p.Name == "pod" || p.Name == "namespace" || p.Name == "container_name":
+			if v, ok := given[p.Name]; ok {
+				return usagef("--%s %s: a snapshot replays the target it was recorded for (%s); drop --%s",
+					engine.FlagName(p.Name), v, cmp.Or(t.Container, "pid "+strconv.Itoa(t.PID)), engine.FlagName(p.Name))
+			}
+			continue
 		case p.Name != "pid" && p.Name != "cgroup" && p.Name != "url":
 			continue
 		}

@@ -109,7 +109,10 @@ func playbookHelp(cmd *cobra.Command, pb engine.Header) {
 		usage += " " + pb.File
 	}
 	for _, p := range pb.Parameters {
-		if p.Required {
+		switch {
+		case p.Name == "pid" && selectsContainers(pb.Parameters):
+			usage += " {--pid INT | --container ID | --pod NAME | --cgroup PATH}"
+		case p.Required:
 			usage += fmt.Sprintf(" --%s %s", engine.FlagName(p.Name), strings.ToUpper(p.Type))
 		}
 	}

@@ -487,11 +487,19 @@ func isHex(s string) bool {
 	return s != ""
 }
 
-// describe names containers as candidates: short ID, runtime, cgroup path.
+// describe names containers as candidates: the shortest prefix of at least
+// 12 digits that tells each apart from the others listed (what to pass),
+// runtime and cgroup path.
 func describe(cs []Container) []string {
 	out := make([]string, len(cs))
 	for i, c := range cs {
-		out[i] = c.ID[:shortIDLen] + " " + c.Runtime + " " + probe.Sanitize(c.Cgroup)
+		n := shortIDLen
+		for j, o := range cs {
+			for j != i && n < len(c.ID) && strings.HasPrefix(o.ID, c.ID[:n]) {
+				n++
+			}
+		}
+		out[i] = c.ID[:n] + " (" + c.Runtime + ", " + probe.Sanitize(c.Cgroup) + ")"
 	}
 	return out
 }

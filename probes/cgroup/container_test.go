@@ -195,8 +195,9 @@ func TestFindContainerAmbiguous(t *testing.T) {
 	_, err := FindContainer(h, "A1B2C3D4E5F6")
 	le := lookupErr(t, err, "container a1b2c3d4e5f6", "ambiguous prefix")
 	want := []string{
-		"a1b2c3d4e5f6 docker /system.slice/docker-" + idDockerV2b + ".scope",
-		"a1b2c3d4e5f6 docker /system.slice/docker-" + idDockerV2a + ".scope",
+		// each with the digits that tell it from the other: what to pass
+		"a1b2c3d4e5f65 (docker, /system.slice/docker-" + idDockerV2b + ".scope)",
+		"a1b2c3d4e5f6c (docker, /system.slice/docker-" + idDockerV2a + ".scope)",
 	}
 	if !slices.Equal(le.Candidates, want) {
 		t.Errorf("candidates %q, want %q", le.Candidates, want)

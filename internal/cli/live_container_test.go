@@ -1,0 +1,107 @@
+package cli
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/diagnose-sh/diagnose/probes/probetest"
+)
+
+// dockerCgroup makes a cgroup named as Docker's cgroupfs driver names a
+// container (/docker/<64 hex>) in every v1 controller diagnose reads, with
+// pids in it, and returns the ID.
+func dockerCgroup(t *testing.T, pids ...int) string {
+	t.Helper()
+	b := make([]byte, 32)
+	rand.Read(b)
+	id := hex.EncodeToString(b)
+	seen := map[string]bool{}
+	for _, c := range []string{"memory", "cpu", "cpuacct", "cpu,cpuacct", "pids"} {
+		base, err := filepath.EvalSymlinks(filepath.Join("/sys/fs/cgroup", c))
+		if err != nil || seen[base] {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(base, "cgroup.procs")); err != nil {
+			continue
+		}
+		seen[base] = true
+		dir := makeCgroup(t, base, "docker/"+id)
+		for _, pid := range pids {
+			if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if !seen["/sys/fs/cgroup/memory"] {
+		probetest.Skip(t, "no cgroup v1 memory controller mounted")
+	}
+	return id
+}
+
+// A container is one target: found by its ID prefix, its processes are
+// diagnosed together and the finding names the busy one, though it is not
+// the container's main (oldest) process.
+func TestLiveContainerTarget(t *testing.T) {
+	probetest.Live(t)
+	sleeper := probetest.Start(t, probetest.BuildC(t, "sleeper")).Process.Pid
+	time.Sleep(20 * time.Millisecond) // the sleeper is the older: the main process
+	spinner := probetest.Start(t, probetest.BuildC(t, "spinner")).Process.Pid
+	id := dockerCgroup(t, sleeper, spinner)
+	time.Sleep(300 * time.Millisecond)
+
+	rep, code := runJSON(t, "slow-app", "--container", id[:12], "--duration", "2s")
+	if rep.Verdict.Class != "cpu" || code != exitFindings {
+		t.Fatalf("verdict %+v (exit %d), findings %v", rep.Verdict, code, rep.rules())
+	}
+	if !slices.ContainsFunc(rep.Notes, func(n string) bool {
+		return strings.Contains(n, "docker container "+id[:12]) && strings.Contains(n, "2 processes diagnosed together, main PID "+strconv.Itoa(sleeper))
+	}) {
+		t.Errorf("notes %q: the target's processes", rep.Notes)
+	}
+	if rep.Parameters["pid"] != float64(sleeper) || rep.Facts.Process.PID != sleeper {
+		t.Errorf("pid parameter %v, process.pid %d: want the main process %d", rep.Parameters["pid"], rep.Facts.Process.PID, sleeper)
+	}
+	procs := rep.Facts.Process.Processes
+	if len(procs) != 2 || procs[0].PID != spinner || procs[0].CPUPct < 50 || procs[1].PID != sleeper {
+		t.Errorf("process.processes %+v: spinner %d first", procs, spinner)
+	}
+	waits := rep.Facts.Threads.Processes
+	if len(waits) != 2 || waits[0].PID != spinner || waits[0].RunningThreads+waits[0].RunnableThreads < 0.8 {
+		t.Errorf("threads.processes %+v: spinner %d first, on or waiting for a CPU", waits, spinner)
+	}
+	f := rep.Findings[0]
+	if want := "by process: spinner (pid " + strconv.Itoa(spinner) + ")"; !strings.Contains(f.Evidence, want) {
+		t.Errorf("%s evidence %q does not name %q", f.Rule, f.Evidence, want)
+	}
+	if f.Rule == "cpu-busy" && !slices.Contains(f.Next, "diagnose slow-app --pid "+strconv.Itoa(spinner)+"   (its busiest process alone)") {
+		t.Errorf("next %q: the busiest process alone", f.Next)
+	}
+
+	// oom-container reads the same container's cgroup.
+	oom, _ := runJSON(t, "oom-container", "--container", id[:16])
+	if got := oom.Facts.Cgroup.Path; got != "/docker/"+id {
+		t.Errorf("oom-container cgroup %q, want /docker/%s", got, id)
+	}
+}
+
+// A container of one process reads as --pid does: no per-process clause.
+func TestLiveContainerSingleProcess(t *testing.T) {
+	probetest.Live(t)
+	spinner := probetest.Start(t, probetest.BuildC(t, "spinner")).Process.Pid
+	id := dockerCgroup(t, spinner)
+	time.Sleep(300 * time.Millisecond)
+	rep, _ := runJSON(t, "slow-app", "--container", strings.ToUpper(id[:12]))
+	if rep.Verdict.Class != "cpu" || rep.Facts.Process.PID != spinner || len(rep.Facts.Process.Processes) != 1 {
+		t.Fatalf("verdict %+v, process %d %+v", rep.Verdict, rep.Facts.Process.PID, rep.Facts.Process.Processes)
+	}
+	if f := rep.Findings[0]; strings.Contains(f.Evidence, "by process") {
+		t.Errorf("%s evidence %q: one process needs no breakdown", f.Rule, f.Evidence)
+	}
+}
