@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -262,6 +263,7 @@ func (e *env) facts(format string) error {
 func (e *env) collectCmd() *cobra.Command {
 	var sf sampleFlags
 	var target probe.Target
+	var ctr struct{ container, pod, namespace, name string }
 	var out string
 	cmd := &cobra.Command{
 		Use:   "collect",
@@ -274,12 +276,38 @@ on another machine, later, or in a playbook test.`,
 			if f := cmd.Flags().Lookup("pid"); f.Changed && target.PID == 0 {
 				return usagef("--pid 0: a PID is a positive number; leave --pid out for none")
 			}
+			given := map[string]string{}
+			for name, v := range map[string]*string{"container": &ctr.container, "pod": &ctr.pod, "namespace": &ctr.namespace, "container_name": &ctr.name} {
+				if cmd.Flags().Changed(engine.FlagName(name)) {
+					given[name] = *v
+				}
+			}
+			if target.PID != 0 {
+				given["pid"] = strconv.Itoa(target.PID)
+			}
+			if target.Cgroup != "" && (ctr.container != "" || ctr.pod != "") {
+				return usagef("--cgroup and --container or --pod each name the cgroup: pass one of them")
+			}
+			tg := targeting{processes: true, accepts: func(name string) bool { return name != "cgroup" }}
+			sel, err := tg.resolve(sf.root, given)
+			if err != nil {
+				return err
+			}
+			if sel != nil {
+				target.PID, target.Cgroup = sel.pids[0], sel.cgroup
+				sel.apply(&target)
+				fmt.Fprintln(e.stderr, "diagnose: "+sel.note)
+			}
 			return e.collect(&sf, target, out)
 		},
 	}
 	builtin(cmd, func(fs *pflag.FlagSet) {
 		fs.IntVar(&target.PID, "pid", 0, "also record the facts of this process (`PID`)")
 		fs.StringVar(&target.Cgroup, "cgroup", "", "record this cgroup (`PATH` under /sys/fs/cgroup; default: the process's, or diagnose's own)")
+		fs.StringVar(&ctr.container, "container", "", "record this container and its processes (an `ID` prefix of 12+ hex digits, as docker ps shows it)")
+		fs.StringVar(&ctr.pod, "pod", "", "record this Kubernetes pod's container and its processes (`NAME`; see --namespace, --container-name)")
+		fs.StringVar(&ctr.namespace, "namespace", "", "the pod's `NAMESPACE` (default \"default\")")
+		fs.StringVar(&ctr.name, "container-name", "", "the pod's container (`NAME`), when it has several")
 		fs.StringVarP(&out, "out", "o", "-", "write the snapshot to this `FILE` (- for standard output)")
 		sf.register(fs)
 	})

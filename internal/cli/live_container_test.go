@@ -84,6 +84,17 @@ func TestLiveContainerTarget(t *testing.T) {
 		t.Errorf("next %q: the busiest process alone", f.Next)
 	}
 
+	// A recorded container replays as one target.
+	snap := filepath.Join(t.TempDir(), "ctr.json")
+	var stderr strings.Builder
+	if code := Main([]string{"collect", "--container", id[:12], "-o", snap}, strings.NewReader(""), &strings.Builder{}, &stderr); code != 0 {
+		t.Fatalf("collect exit %d: %s", code, stderr.String())
+	}
+	replay, _ := runJSON(t, "slow-app", "--snapshot", snap)
+	if replay.Verdict.Class != "cpu" || !strings.Contains(replay.Findings[0].Evidence, "spinner (pid "+strconv.Itoa(spinner)+")") {
+		t.Errorf("replay: verdict %+v, findings %v", replay.Verdict, replay.Findings)
+	}
+
 	// oom-container reads the same container's cgroup.
 	oom, _ := runJSON(t, "oom-container", "--container", id[:16])
 	if got := oom.Facts.Cgroup.Path; got != "/docker/"+id {

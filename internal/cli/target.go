@@ -45,27 +45,54 @@ func selectTarget(pb *engine.Playbook, root string, given map[string]string) (*s
 	has := func(name string) bool {
 		return slices.ContainsFunc(pb.Parameters, func(p engine.Parameter) bool { return p.Name == name })
 	}
-	pidRequired := slices.ContainsFunc(pb.Parameters, func(p engine.Parameter) bool { return p.Name == "pid" && p.Required })
+	tg := targeting{accepts: has,
+		processes: slices.ContainsFunc(pb.Parameters, func(p engine.Parameter) bool { return p.Name == "pid" && p.Required })}
+	if selectsContainers(pb.Parameters) {
+		tg.needs = pb.Name
+	}
+	sel, err := tg.resolve(root, given)
+	if sel == nil || err != nil {
+		return nil, err
+	}
+	if has("cgroup") {
+		given["cgroup"] = sel.cgroup
+	}
+	if len(sel.pids) > 0 {
+		given["pid"] = strconv.Itoa(sel.pids[0])
+	}
+	return sel, nil
+}
+
+// targeting is how a command takes its target besides --pid.
+type targeting struct {
+	accepts   func(name string) bool // the selector parameters it takes
+	processes bool                   // it reads processes: a container is its processes
+	needs     string                 // the command, when it needs a target (slow-app)
+}
+
+// resolve finds the container, pod or cgroup given (selector name to
+// value), nil when none is; a pid given with one of them is an error.
+func (tg targeting) resolve(root string, given map[string]string) (*selected, error) {
 	var named []string
 	for _, s := range selectors {
-		if _, ok := given[s]; ok && has(s) {
+		if _, ok := given[s]; ok && tg.accepts(s) {
 			named = append(named, "--"+s)
 		}
 	}
-	if _, ok := given["pid"]; ok && pidRequired && len(named) > 0 {
+	if _, ok := given["pid"]; ok && tg.processes && len(named) > 0 {
 		named = append([]string{"--pid"}, named...)
 	}
 	if len(named) > 1 {
 		return nil, usagef("%s each name the target: pass one of them", strings.Join(named, " and "))
 	}
 	for _, s := range []string{"namespace", "container_name"} {
-		if _, ok := given[s]; ok && has(s) && given["pod"] == "" {
+		if _, ok := given[s]; ok && tg.accepts(s) && given["pod"] == "" {
 			return nil, usagef("--%s picks within a pod: pass it with --pod NAME", engine.FlagName(s))
 		}
 	}
 	if len(named) == 0 {
-		if _, ok := given["pid"]; !ok && pidRequired && has("container") {
-			return nil, usagef("%s needs a target: --pid PID, --container ID, --pod NAME or --cgroup PATH", pb.Name)
+		if _, ok := given["pid"]; !ok && tg.needs != "" {
+			return nil, usagef("%s needs a target: --pid PID, --container ID, --pod NAME or --cgroup PATH", tg.needs)
 		}
 		return nil, nil
 	}
@@ -89,20 +116,13 @@ func selectTarget(pb *engine.Playbook, root string, given map[string]string) (*s
 	default:
 		sel.cgroup = given["cgroup"]
 	}
-	if has("cgroup") {
-		given["cgroup"] = sel.cgroup
-	}
-	if !pidRequired {
+	if !tg.processes {
 		if sel.container != "" {
 			sel.note = fmt.Sprintf("target: %s, cgroup %s", sel.container, sel.cgroup)
 		}
 		return sel, nil
 	}
-	if err := sel.members(h); err != nil {
-		return nil, err
-	}
-	given["pid"] = strconv.Itoa(sel.pids[0])
-	return sel, nil
+	return sel, sel.members(h)
 }
 
 // members lists the cgroup's processes, the oldest (the container's init)
