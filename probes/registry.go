@@ -134,8 +134,8 @@ func Registry() []Probe {
 		// what collections leave; a reading costs microseconds.
 		needsPID(withInterval(entry("hotspot", "the target JVM's own counters from its hsperfdata file, read without attaching (what jstat reads): GC time share and rate per collector, heap and old-generation occupancy, metaspace, code, threads, safepoints",
 			func(f *Facts) *hsperf.Facts { return &f.HotSpot }, hsperf.New), 100*time.Millisecond)),
-		perProcess(entry("limits", "the limits processes die on: the target's rlimits against its descriptors (/proc/PID/limits, fd), its unreaped children, its cgroup's pids.max; the system's tasks against threads-max and pid_max, zombies by parent, fork rate, file handles, Committed_AS against CommitLimit",
-			func(f *Facts) *limits.Facts { return &f.Limits }, limits.New), limits.Merge),
+		entry("limits", "the limits processes die on: the target's rlimits against its descriptors (/proc/PID/limits, fd), its unreaped children, its cgroup's pids.max; the system's tasks against threads-max and pid_max, zombies by parent, fork rate, file handles, Committed_AS against CommitLimit",
+			func(f *Facts) *limits.Facts { return &f.Limits }, limits.New),
 		entry("http", "the requests diagnose http was asked to send (--url), timed per phase with net/http/httptrace like curl -w: DNS, connect, TLS, server, transfer; status, TLS certificate; the local process serving the address",
 			func(f *Facts) *httptiming.Facts { return &f.HTTP }, httptiming.New),
 		// 200 ms: state D is instantaneous; five scans a second count it

@@ -53,16 +53,16 @@ func main() {
 	reps := flag.Int("reps", 3, "repetitions of each live measurement")
 	bin := flag.String("bin", "", "diagnose binary (default: build ./cmd/diagnose into a temporary directory)")
 	replayOnly := flag.Bool("replay-only", false, "only the replay measurement (no root needed)")
-	only := flag.String("only", "", "only this measurement: sockets (the tcp probe's socket sampling budget)")
+	only := flag.String("only", "", "only this measurement: sockets (the tcp probe's socket sampling budget) or containers (a container target)")
 	flag.Parse()
 	var err error
 	switch {
 	case *replayOnly:
 		err = replay()
-	case *only == "sockets":
-		err = socketsOnly(*reps, *bin)
+	case *only == "sockets" || *only == "containers":
+		err = runOnly(*only, *reps, *bin)
 	case *only != "":
-		err = fmt.Errorf("-only %q: the only one is sockets", *only)
+		err = fmt.Errorf("-only %q: sockets or containers", *only)
 	default:
 		err = run(*reps, *bin)
 	}
@@ -99,20 +99,12 @@ func run(reps int, bin string) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	if bin == "" {
-		bin = filepath.Join(tmp, "diagnose")
-		if out, err := exec.Command("go", "build", "-o", bin, "./cmd/diagnose").CombinedOutput(); err != nil {
-			return fmt.Errorf("go build: %v\n%s", err, out)
-		}
+	if bin, err = build(tmp, bin); err != nil {
+		return err
 	}
 	heavy := filepath.Join(tmp, "syscall_heavy")
 	mutex := filepath.Join(tmp, "mutex")
 	pool := filepath.Join(tmp, "many_threads")
-	for src, out := range map[string]string{"syscall_heavy.c": heavy, "mutex.c": mutex, "many_threads.c": pool} {
-		if b, err := exec.Command("gcc", "-O1", "-o", out, filepath.Join("testdata", "workloads", src), "-lpthread").CombinedOutput(); err != nil {
-			return fmt.Errorf("gcc %s: %v\n%s", src, err, b)
-		}
-	}
 	fmt.Printf("machine: %s, %d CPUs, %s, %s; load average %s (other load skews the throughput ratios)\n",
 		cpuModel(), runtime.NumCPU(), kernel(), runtime.Version(), loadavg())
 
@@ -142,7 +134,7 @@ func run(reps int, bin string) error {
 			span = 2 * time.Second
 		}
 		before := ctr.rate(span)
-		d, err := diag(bin, pid, ctr)
+		d, err := diag(bin, byPID(pid), ctr)
 		if err != nil {
 			return err
 		}
@@ -154,7 +146,7 @@ func run(reps int, bin string) error {
 		overs = append(overs, (d.wall-d.window)*1000)
 		cpus = append(cpus, d.cpu/d.wall*100)
 		rss = append(rss, float64(d.maxrssKiB)/1024)
-		sampling, err := samplingCPU(bin, pid, d)
+		sampling, err := samplingCPU(bin, byPID(pid), d)
 		if err != nil {
 			return err
 		}
@@ -230,6 +222,11 @@ func run(reps int, bin string) error {
 		return err
 	}
 
+	// A container of processes against one process of as many threads.
+	if err := containers(bin, pool, max(1, reps-1)); err != nil {
+		return err
+	}
+
 	// 5. replay.
 	if err := replay(); err != nil {
 		return err
@@ -239,23 +236,39 @@ func run(reps int, bin string) error {
 	return socketBudget(bin, reps)
 }
 
-// socketsOnly is run with only the socket sampling budget.
-func socketsOnly(reps int, bin string) error {
+// build builds diagnose into tmp unless bin names one, and the C workloads.
+func build(tmp, bin string) (string, error) {
+	if bin == "" {
+		bin = filepath.Join(tmp, "diagnose")
+		if out, err := exec.Command("go", "build", "-o", bin, "./cmd/diagnose").CombinedOutput(); err != nil {
+			return "", fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	}
+	for _, src := range []string{"syscall_heavy", "mutex", "many_threads"} {
+		if b, err := exec.Command("gcc", "-O1", "-o", filepath.Join(tmp, src), filepath.Join("testdata", "workloads", src+".c"), "-lpthread").CombinedOutput(); err != nil {
+			return "", fmt.Errorf("gcc %s: %v\n%s", src, err, b)
+		}
+	}
+	return bin, nil
+}
+
+// runOnly runs one measurement alone: sockets or containers.
+func runOnly(what string, reps int, bin string) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("run as root: diagnose reads the target's /proc files")
 	}
-	if bin == "" {
-		tmp, err := os.MkdirTemp("", "diagnose-bench-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(tmp)
-		bin = filepath.Join(tmp, "diagnose")
-		if out, err := exec.Command("go", "build", "-o", bin, "./cmd/diagnose").CombinedOutput(); err != nil {
-			return fmt.Errorf("go build: %v\n%s", err, out)
-		}
+	tmp, err := os.MkdirTemp("", "diagnose-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if bin, err = build(tmp, bin); err != nil {
+		return err
 	}
 	fmt.Printf("machine: %s, %d CPUs, %s, %s; load average %s\n", cpuModel(), runtime.NumCPU(), kernel(), runtime.Version(), loadavg())
+	if what == "containers" {
+		return containers(bin, filepath.Join(tmp, "many_threads"), reps)
+	}
 	return socketBudget(bin, reps)
 }
 
@@ -374,7 +387,7 @@ func sockets(bin string, pid int, what, desc string, budget float64, reps int) (
 		}
 		t := facts.TCP
 		share := cpu.Seconds() / wall.Seconds() * 100
-		d, err := diag(bin, pid, nil)
+		d, err := diag(bin, byPID(pid), nil)
 		if err != nil {
 			return 0, err
 		}
@@ -418,15 +431,23 @@ func manyThreads(bin, workload, kind string, n, reps int) error {
 	}
 	defer func() { m.Process.Kill(); m.Wait() }()
 	time.Sleep(500 * time.Millisecond)
+	_, err := measure(bin, byPID(m.Process.Pid), fmt.Sprintf("(%d-thread target, %s)", n+1, kind), reps)
+	return err
+}
+
+// measure runs slow-app on a target reps times, prints each run and checks
+// the CPU, RSS and wall-time goals; it returns the median CPU while
+// sampling, % of one core.
+func measure(bin string, target []string, what string, reps int) (float64, error) {
 	var cpu, sampling, rss, over []float64
 	for r := range reps {
-		d, err := diag(bin, m.Process.Pid, nil)
+		d, err := diag(bin, target, nil)
 		if err != nil {
-			return err
+			return 0, err
 		}
-		sc, err := samplingCPU(bin, m.Process.Pid, d)
+		sc, err := samplingCPU(bin, target, d)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		cpu = append(cpu, d.cpu/d.wall*100)
 		sampling = append(sampling, sc)
@@ -435,12 +456,11 @@ func manyThreads(bin, workload, kind string, n, reps int) error {
 		fmt.Printf("rep %d: wall %.3f s (+%.0f ms), CPU %.3f s (%.2f%% of one core; while sampling %.2f%%), peak RSS %.1f MiB, verdict %s\n",
 			r+1, d.wall, (d.wall-d.window)*1000, d.cpu, d.cpu/d.wall*100, sc, float64(d.maxrssKiB)/1024, d.verdict)
 	}
-	what := fmt.Sprintf("(%d-thread target, %s)", n+1, kind)
 	check("diagnose CPU while sampling "+what, fmt.Sprintf("%.2f%% of one core", median(sampling)), "≤ 5%", median(sampling) <= 5)
 	fmt.Printf("diagnose CPU while sampling %.2f%% of one core; whole run, start-up included, %.2f%%\n", median(sampling), median(cpu))
 	check("diagnose peak RSS "+what, fmt.Sprintf("%.1f MiB", slices.Max(rss)), "≤ 30 MiB", slices.Max(rss) <= 30)
 	check("slow-app wall time − window "+what, fmt.Sprintf("+%.0f ms", median(over)), "≤ +50 ms", median(over) <= 50)
-	return nil
+	return median(sampling), nil
 }
 
 // samplingCPU is diagnose's CPU while it samples, % of one core: the CPU
@@ -448,8 +468,8 @@ func manyThreads(bin, workload, kind string, n, reps int) error {
 // longer than d's. Start-up (loading and compiling the playbook), the
 // first and last readings and the report cost the same in both runs and
 // cancel out; they are in the whole-run share diag reports.
-func samplingCPU(bin string, pid int, d diagResult) (float64, error) {
-	longer, err := diag(bin, pid, nil, "--duration", fmt.Sprintf("%gs", d.window+1))
+func samplingCPU(bin string, target []string, d diagResult) (float64, error) {
+	longer, err := diag(bin, target, nil, "--duration", fmt.Sprintf("%gs", d.window+1))
 	if err != nil {
 		return 0, err
 	}
@@ -494,9 +514,12 @@ type diagResult struct {
 	verdict           string
 }
 
-func diag(bin string, pid int, ctr *counter, args ...string) (diagResult, error) {
+// byPID is the slow-app target flags for one process.
+func byPID(pid int) []string { return []string{"--pid", strconv.Itoa(pid)} }
+
+func diag(bin string, target []string, ctr *counter, args ...string) (diagResult, error) {
 	var res diagResult
-	cmd := exec.Command(bin, append([]string{"slow-app", "--pid", strconv.Itoa(pid), "--format", "json"}, args...)...)
+	cmd := exec.Command(bin, slices.Concat([]string{"slow-app", "--format", "json"}, target, args)...)
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	c0, t0 := ctr.read(), time.Now()

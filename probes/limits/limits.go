@@ -80,12 +80,20 @@ type ZombieParent struct {
 }
 
 // New reads the limits at the start and the end of the window.
-func New(t probe.Target, _ probe.Options) probe.Reader { return &reader{target: t} }
+func New(t probe.Target, _ probe.Options) probe.Reader {
+	r := &reader{target: t, procs: t.Processes(), ours: map[int]bool{}}
+	for _, pid := range r.procs {
+		r.ours[pid] = true
+	}
+	return r
+}
 
 type reader struct {
 	target      probe.Target
-	host        probe.Host // of the first reading: where the limits are read
-	pidsDir     string     // the pids cgroup directory, "" without one
+	procs       []int        // the target's processes (a container's), main first
+	ours        map[int]bool // the same, as a set: whose children count
+	host        probe.Host   // of the first reading: where the limits are read
+	pidsDir     string       // the pids cgroup directory, "" without one
 	pidsErr     error
 	first, last *reading
 	st          probe.Statuses
@@ -93,8 +101,8 @@ type reader struct {
 
 // reading is one look at the counters that grow.
 type reading struct {
-	at         float64 // seconds
-	fds        int
+	at         float64     // seconds
+	fds        map[int]int // open descriptors by target process
 	children   int
 	zombieKids int
 	oldestKid  float64
@@ -117,17 +125,17 @@ func (r *reader) Read(h probe.Host) {
 			r.pidsDir = loc.PIDsDir
 		}
 	}
-	rd := &reading{at: float64(h.Now.UnixNano()) / 1e9, pids: -1, parents: map[int]int{}}
+	rd := &reading{at: float64(h.Now.UnixNano()) / 1e9, pids: -1, parents: map[int]int{}, fds: map[int]int{}}
 	if r.pidsDir != "" {
 		if b, err := h.ReadFile(r.pidsDir, "pids.current"); err == nil {
 			rd.pids, _ = strconv.ParseInt(string(bytes.TrimSpace(b)), 10, 64)
 		}
 	}
-	if r.target.PID > 0 {
-		if fds, err := h.DirNames(1<<20, "proc", strconv.Itoa(r.target.PID), "fd"); err == nil {
-			rd.fds = len(fds)
-		} else if r.first == nil {
-			s := probe.StatusOf(err, fmt.Sprintf("/proc/%d/fd", r.target.PID))
+	for _, pid := range r.procs {
+		if fds, err := h.DirNames(1<<20, "proc", strconv.Itoa(pid), "fd"); err == nil {
+			rd.fds[pid] = len(fds)
+		} else if r.first == nil && pid == r.target.PID {
+			s := probe.StatusOf(err, fmt.Sprintf("/proc/%d/fd", pid))
 			r.st["open_files"], r.st["open_files_per_s"] = s, s
 		}
 	}
@@ -147,7 +155,7 @@ func (r *reader) Read(h probe.Host) {
 }
 
 // scan walks /proc/*/stat once: the system's zombies by parent, and the
-// target's children by state.
+// children of the target's processes by state.
 func (r *reader) scan(h probe.Host, rd *reading) error {
 	names, err := h.DirNames(maxProcs, "proc")
 	if err != nil {
@@ -175,7 +183,7 @@ func (r *reader) scan(h probe.Host, rd *reading) error {
 			rd.zombies++
 			rd.parents[ppid]++
 		}
-		if r.target.PID > 0 && ppid == r.target.PID {
+		if r.ours[ppid] {
 			rd.children++
 			if state == 'Z' {
 				rd.zombieKids++
@@ -296,10 +304,10 @@ func (r *reader) Finish() (any, probe.Statuses) {
 	st[""] = probe.Status{State: probe.OK}
 
 	// The target.
-	if pid := r.target.PID; pid > 0 {
+	if pid := r.nearestLimit(b); pid > 0 {
 		f.PID = pid
-		f.OpenFiles, f.Children, f.ZombieChildren = b.fds, b.children, b.zombieKids
-		f.OpenFilesPerS = rate(float64(a.fds), float64(b.fds))
+		f.OpenFiles, f.Children, f.ZombieChildren = b.fds[pid], b.children, b.zombieKids
+		f.OpenFilesPerS = rate(float64(a.fds[pid]), float64(b.fds[pid]))
 		f.ZombieChildrenPer = rate(float64(a.zombieKids), float64(b.zombieKids))
 		f.OldestZombieS = probe.Round2(b.oldestKid)
 		r.targetLimits(&f, st)
@@ -344,13 +352,35 @@ func pct(n, of int64) float64 {
 // errNoLimits is a /proc/PID/limits without the limits diagnose reads.
 var errNoLimits = errors.New("no open-files line")
 
+// nearestLimit is the target process whose descriptors are nearest its
+// soft limit at the last reading (the one that fails first): the main
+// process unless another of a container's is nearer.
+func (r *reader) nearestLimit(b *reading) int {
+	if len(r.procs) <= 1 {
+		return r.target.PID
+	}
+	best, bestPct := r.target.PID, -1.0
+	for _, pid := range r.procs {
+		l, err := r.host.ReadFile("proc", strconv.Itoa(pid), "limits")
+		if _, seen := b.fds[pid]; !seen || err != nil {
+			continue
+		}
+		if nofile, ok := ParseLimits(l)["max open files"]; ok {
+			if p := pct(int64(b.fds[pid]), nofile.Soft); p > bestPct {
+				best, bestPct = pid, p
+			}
+		}
+	}
+	return best
+}
+
 func (r *reader) targetLimits(f *Facts, st probe.Statuses) {
-	b, err := r.host.ReadFile("proc", strconv.Itoa(r.target.PID), "limits")
+	b, err := r.host.ReadFile("proc", strconv.Itoa(f.PID), "limits")
 	if err == nil && len(ParseLimits(b)) == 0 {
 		err = errNoLimits
 	}
 	if err != nil {
-		s := probe.StatusOf(err, fmt.Sprintf("/proc/%d/limits", r.target.PID))
+		s := probe.StatusOf(err, fmt.Sprintf("/proc/%d/limits", f.PID))
 		for _, k := range []string{"open_files_soft", "open_files_hard", "open_files_pct", "processes_soft", "processes_hard",
 			"locked_memory_soft_bytes", "locked_memory_hard_bytes", "stack_soft_bytes", "stack_hard_bytes", "core_soft_bytes", "core_hard_bytes"} {
 			st[k] = s

@@ -152,3 +152,19 @@ func BenchmarkRead(b *testing.B) {
 		r.Read(h)
 	}
 }
+
+// A container's processes are one target: the children of each add up
+// (77's three zombies join 4242's six); the descriptors are of the process
+// nearest its limit among those readable (77 has no fd directory here).
+func TestSeveralProcesses(t *testing.T) {
+	f, st := replay(t, "limits-v1", probe.Target{PID: 4242, PIDs: []int{4242, 77}})
+	if st[""].State != probe.OK {
+		t.Fatalf("statuses %v", st)
+	}
+	if f.PID != 4242 || f.OpenFiles != 60 || f.OpenFilesSoft != 64 {
+		t.Errorf("descriptors %+v", f)
+	}
+	if f.ZombieChildren != 9 || f.Children != 10 {
+		t.Errorf("children %d, zombies %d", f.Children, f.ZombieChildren)
+	}
+}
