@@ -118,6 +118,7 @@ type reading struct {
 
 type reader struct {
 	pid      int
+	spacing  time.Duration // the least time between readings (a container's process)
 	first    *reading
 	last     *reading
 	firstErr error // why the very first reading failed
@@ -137,7 +138,12 @@ type reader struct {
 }
 
 // spacingPerThread spaces readings in between: 200 threads, every 500 ms.
-const spacingPerThread = 2500 * time.Microsecond
+// spacingPerProcess does for a container's processes, each read by its own
+// reader, what the thread count does within one: 16 processes, every 800 ms.
+const (
+	spacingPerThread  = 2500 * time.Microsecond
+	spacingPerProcess = 50 * time.Millisecond
+)
 
 // The per-thread files, in TaskFiles order.
 const (
@@ -148,7 +154,7 @@ const (
 
 // New returns a reader for one run over t.PID.
 func New(t probe.Target, _ probe.Options) probe.Reader {
-	return &reader{pid: t.PID}
+	return &reader{pid: t.PID, spacing: time.Duration(len(t.PIDs)) * spacingPerProcess}
 }
 
 func (r *reader) Read(h probe.Host) {
@@ -163,7 +169,7 @@ func (r *reader) Read(h probe.Host) {
 	// at most ~0.4 % of a core (≈10 µs of reads per thread). A skipped call
 	// may be the window's last: Finish reads it, so a process with more
 	// threads than the window allows still gets two readings.
-	if r.last != nil && h.Now.Sub(r.last.at) < time.Duration(len(r.last.tasks))*spacingPerThread {
+	if r.last != nil && h.Now.Sub(r.last.at) < max(time.Duration(len(r.last.tasks))*spacingPerThread, r.spacing) {
 		r.deferred, r.hasDeferred = h, true
 		return
 	}
