@@ -1,15 +1,14 @@
 package main
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/diagnose-sh/diagnose/internal/testcgroup"
 )
 
 // Container shape: processes × threads each (the main thread and workers).
@@ -34,13 +33,14 @@ func containers(bin, pool string, reps int) error {
 		return m.Process.Pid, nil
 	}
 	var pids []int
-	cleanup := func() {}
+	remove := func() error { return nil }
 	defer func() {
 		for _, pid := range pids {
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
-		time.Sleep(100 * time.Millisecond) // reaped: the cgroups are empty
-		cleanup()
+		if err := remove(); err != nil {
+			fmt.Fprintln(os.Stderr, "diagnose-bench:", err)
+		}
 	}()
 	for range containerProcs {
 		pid, err := start(threadsPerProcess - 1)
@@ -49,7 +49,7 @@ func containers(bin, pool string, reps int) error {
 		}
 		pids = append(pids, pid)
 	}
-	id, cleanup, err := dockerCgroup(pids)
+	id, remove, err := testcgroup.Docker(pids...)
 	if err != nil {
 		return err
 	}
@@ -69,51 +69,4 @@ func containers(bin, pool string, reps int) error {
 	}
 	fmt.Printf("container / one process of as many threads: CPU while sampling ×%.2f\n", inContainer/alone)
 	return nil
-}
-
-// dockerCgroup puts pids in a cgroup named like a Docker container
-// (cgroupfs driver: /docker/<64 hex>) in each v1 controller diagnose reads;
-// cleanup moves them back and removes it.
-func dockerCgroup(pids []int) (string, func(), error) {
-	b := make([]byte, 32)
-	rand.Read(b)
-	id := hex.EncodeToString(b)
-	var made []string
-	cleanup := func() {
-		for i := len(made) - 1; i >= 0; i-- {
-			for range 50 {
-				if os.Remove(made[i]) == nil {
-					break
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-		}
-	}
-	seen := map[string]bool{}
-	for _, c := range []string{"memory", "cpu", "cpuacct", "cpu,cpuacct", "pids"} {
-		base, err := filepath.EvalSymlinks(filepath.Join("/sys/fs/cgroup", c))
-		if err != nil || seen[base] {
-			continue
-		}
-		if _, err := os.Stat(filepath.Join(base, "cgroup.procs")); err != nil {
-			continue
-		}
-		seen[base] = true
-		for _, d := range []string{filepath.Join(base, "docker"), filepath.Join(base, "docker", id)} {
-			if err := os.Mkdir(d, 0o755); err == nil {
-				made = append(made, d)
-			} else if !os.IsExist(err) {
-				return "", cleanup, err
-			}
-		}
-		for _, pid := range pids {
-			if err := os.WriteFile(filepath.Join(base, "docker", id, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
-				return "", cleanup, err
-			}
-		}
-	}
-	if !seen["/sys/fs/cgroup/memory"] {
-		return "", cleanup, fmt.Errorf("no cgroup v1 memory controller mounted")
-	}
-	return id, cleanup, nil
 }

@@ -94,12 +94,9 @@ func run(reps int, bin string) error {
 			return fmt.Errorf("%s not installed (apt-get install gcc strace coreutils procps sysstat)", p)
 		}
 	}
-	tmp, err := os.MkdirTemp("", "diagnose-bench-")
-	if err != nil {
-		return err
-	}
+	tmp, bin, err := workdir(bin)
 	defer os.RemoveAll(tmp)
-	if bin, err = build(tmp, bin); err != nil {
+	if err != nil {
 		return err
 	}
 	heavy := filepath.Join(tmp, "syscall_heavy")
@@ -236,7 +233,16 @@ func run(reps int, bin string) error {
 	return socketBudget(bin, reps)
 }
 
-// build builds diagnose into tmp unless bin names one, and the C workloads.
+// workdir makes a temporary directory and builds into it diagnose (unless
+// bin names one) and the C workloads.
+func workdir(bin string) (tmp, built string, err error) {
+	if tmp, err = os.MkdirTemp("", "diagnose-bench-"); err != nil {
+		return "", "", err
+	}
+	built, err = build(tmp, bin)
+	return tmp, built, err
+}
+
 func build(tmp, bin string) (string, error) {
 	if bin == "" {
 		bin = filepath.Join(tmp, "diagnose")
@@ -257,12 +263,9 @@ func runOnly(what string, reps int, bin string) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("run as root: diagnose reads the target's /proc files")
 	}
-	tmp, err := os.MkdirTemp("", "diagnose-bench-")
-	if err != nil {
-		return err
-	}
+	tmp, bin, err := workdir(bin)
 	defer os.RemoveAll(tmp)
-	if bin, err = build(tmp, bin); err != nil {
+	if err != nil {
 		return err
 	}
 	fmt.Printf("machine: %s, %d CPUs, %s, %s; load average %s\n", cpuModel(), runtime.NumCPU(), kernel(), runtime.Version(), loadavg())

@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"crypto/rand"
-	"encoding/hex"
-	"os"
+	"errors"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -11,36 +9,25 @@ import (
 	"testing"
 	"time"
 
+	"github.com/diagnose-sh/diagnose/internal/testcgroup"
 	"github.com/diagnose-sh/diagnose/probes/probetest"
 )
 
-// dockerCgroup makes a cgroup named as Docker's cgroupfs driver names a
-// container (/docker/<64 hex>) in every v1 controller diagnose reads, with
-// pids in it, and returns the ID.
+// dockerCgroup puts pids in a cgroup named like a Docker container
+// (testcgroup.Docker), removed when the test ends, and returns the ID.
 func dockerCgroup(t *testing.T, pids ...int) string {
 	t.Helper()
-	b := make([]byte, 32)
-	rand.Read(b)
-	id := hex.EncodeToString(b)
-	seen := map[string]bool{}
-	for _, c := range []string{"memory", "cpu", "cpuacct", "cpu,cpuacct", "pids"} {
-		base, err := filepath.EvalSymlinks(filepath.Join("/sys/fs/cgroup", c))
-		if err != nil || seen[base] {
-			continue
+	id, remove, err := testcgroup.Docker(pids...)
+	t.Cleanup(func() {
+		if err := remove(); err != nil {
+			t.Error(err)
 		}
-		if _, err := os.Stat(filepath.Join(base, "cgroup.procs")); err != nil {
-			continue
-		}
-		seen[base] = true
-		dir := makeCgroup(t, base, "docker/"+id)
-		for _, pid := range pids {
-			if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if !seen["/sys/fs/cgroup/memory"] {
-		probetest.Skip(t, "no cgroup v1 memory controller mounted")
+	})
+	switch {
+	case errors.Is(err, testcgroup.ErrNoMemory):
+		probetest.Skip(t, "%v", err)
+	case err != nil:
+		t.Fatal(err)
 	}
 	return id
 }

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/diagnose-sh/diagnose/internal/testcgroup"
 	"github.com/diagnose-sh/diagnose/probes/probetest"
 )
 
@@ -72,35 +73,18 @@ func childCgroup(t *testing.T, base, limitFile string, limit, pid int) string {
 	return dir
 }
 
-// makeCgroup makes the cgroup rel (its missing parents too) under a v1
-// controller's root; at the end of the test its survivors move back to the
-// root and what was made is removed, deepest first.
+// makeCgroup makes the cgroup rel under a v1 controller's root, removed
+// when the test ends (testcgroup.Make).
 func makeCgroup(t *testing.T, base, rel string) string {
 	t.Helper()
-	dir := base
-	for _, name := range strings.Split(rel, "/") {
-		dir = filepath.Join(dir, name)
-		if _, err := os.Stat(dir); err == nil {
-			continue
+	dir, remove, err := testcgroup.Make(base, rel)
+	t.Cleanup(func() {
+		if err := remove(); err != nil {
+			t.Error(err)
 		}
-		if err := os.Mkdir(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		made := dir
-		t.Cleanup(func() {
-			if b, err := os.ReadFile(filepath.Join(made, "cgroup.procs")); err == nil {
-				for _, p := range strings.Fields(string(b)) {
-					os.WriteFile(filepath.Join(base, "cgroup.procs"), []byte(p), 0o644)
-				}
-			}
-			for range 50 {
-				if os.Remove(made) == nil {
-					return
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-			t.Errorf("could not remove %s", made)
-		})
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	return dir
 }

@@ -108,13 +108,14 @@ func MergeStatuses(parts []Part) Statuses {
 	return st
 }
 
-// ReadParts returns the facts of the parts that were read, typed.
-func ReadParts[T any](parts []Part) (facts []T, pids []int) {
+// Merged returns the facts of the parts that were read, typed, and the
+// statuses of the merged section (MergeStatuses).
+func Merged[T any](parts []Part) ([]T, Statuses) {
+	var facts []T
 	for _, p := range parts {
 		if f, ok := p.Facts.(T); ok && p.OK() {
 			facts = append(facts, f)
-			pids = append(pids, p.PID)
 		}
 	}
-	return facts, pids
+	return facts, MergeStatuses(parts)
 }

@@ -10,8 +10,7 @@ import (
 // threads are sums; what names one process (pid, name, state, command
 // line) is the first's, the target's main process; every process is listed.
 func Merge(parts []probe.Part) (any, probe.Statuses) {
-	st := probe.MergeStatuses(parts)
-	fs, _ := probe.ReadParts[Facts](parts)
+	fs, st := probe.Merged[Facts](parts)
 	if len(fs) == 0 {
 		f := Facts{}
 		if len(parts) > 0 {

@@ -12,8 +12,7 @@ import (
 // largest of any one process (futex addresses are per address space), and
 // the top wchans and syscalls are weighted by each process's samples.
 func Merge(parts []probe.Part) (any, probe.Statuses) {
-	st := probe.MergeStatuses(parts)
-	fs, _ := probe.ReadParts[Facts](parts)
+	fs, st := probe.Merged[Facts](parts)
 	if len(fs) == 0 {
 		return Facts{}, st
 	}
