@@ -99,13 +99,13 @@ const MaxExpressionNodes = 2000
 func compile(pb *Playbook, d *decoder) {
 	pb.paramType = newParamStruct(pb.Parameters)
 	d.schema = pb.schema
-	d.sections = map[string]bool{}
+	d.sections = map[string]bool{Baseline: true}
 	for _, s := range pb.schema.SectionNames() {
 		d.sections[s] = true
 	}
 	env := pb.schema.env()
 	env["params"] = pb.paramType.zero()
-	reserved := map[string]string{"params": "the parameters"}
+	reserved := map[string]string{"params": "the parameters", Baseline: "the baseline's facts"}
 	for _, s := range pb.schema.SectionNames() {
 		reserved[s] = "a fact section"
 	}

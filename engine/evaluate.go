@@ -2,6 +2,8 @@ package engine
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -15,6 +17,9 @@ type Result struct {
 	Verdict     Verdict   `json:"verdict"`
 	Findings    []Finding `json:"findings"`
 	Unknown     []Unknown `json:"unknown"`
+	// Skipped are the rules that compare with a baseline, in a run without
+	// one: neither findings nor unknown.
+	Skipped []Skipped `json:"skipped"`
 }
 
 // Verdict is the one answer: the primary class, the other classes that also
@@ -49,6 +54,18 @@ type Unknown struct {
 	Severity string `json:"severity"`
 	Reason   string `json:"reason"`
 }
+
+// Skipped is a rule that was not evaluated because it compares with a
+// baseline and the run has none.
+type Skipped struct {
+	Rule     string `json:"rule"`
+	Class    string `json:"class"`
+	Severity string `json:"severity"`
+	Reason   string `json:"reason"`
+}
+
+// NoBaseline is why a rule that reads baseline.* was skipped.
+const NoBaseline = "compares with a baseline, and this run has none (--baseline SNAPSHOT; diagnose collect records one)"
 
 // Missing maps fact paths that were not delivered ("psi", "process.read_bytes_per_s")
 // to the reason, in words a person can act on.
@@ -110,13 +127,36 @@ func under(path, section string) bool {
 
 // Evaluate runs every rule over facts (a value of the schema's type) with the
 // given parameters. Rules that read a missing fact are Unknown, never a
-// silent non-match. Evaluate is safe for concurrent use.
+// silent non-match; rules that read a baseline are Skipped. Evaluate is safe
+// for concurrent use.
 func (p *Playbook) Evaluate(facts any, params Values, m Missing) (Result, error) {
+	return p.EvaluateAgainst(facts, nil, params, m)
+}
+
+// EvaluateAgainst is Evaluate with a baseline: facts of the same type
+// recorded earlier, read as baseline.SECTION.FACT (nil: none, and the rules
+// that read it are Skipped). The baseline's missing facts are in m with
+// their paths under "baseline.".
+func (p *Playbook) EvaluateAgainst(facts, baseline any, params Values, m Missing) (Result, error) {
+	if baseline == nil { // a template that shows a baseline fact shows it unavailable
+		m = maps.Clone(m)
+		if m == nil {
+			m = Missing{}
+		}
+		m[Baseline] = NoBaseline
+	}
 	missing := m.sorted()
 	env := p.schema.env()
 	if err := p.schema.values(facts, env); err != nil {
 		return Result{}, err
 	}
+	if baseline != nil {
+		if err := p.schema.check(baseline); err != nil {
+			return Result{}, fmt.Errorf("baseline: %w", err)
+		}
+		env[Baseline] = baseline
+	}
+	needsBaseline := func(reads []string) bool { return baseline == nil && slices.ContainsFunc(reads, isBaseline) }
 	env["params"] = p.paramValue(params)
 	condErr := map[string]string{}
 	for _, c := range p.order {
@@ -125,7 +165,7 @@ func (p *Playbook) Evaluate(facts any, params Values, m Missing) (Result, error)
 			continue
 		}
 		if missing.why(c.reads) != "" {
-			continue // rules using it read the same paths and become unknown
+			continue // rules using it read the same paths and become unknown (or skipped)
 		}
 		v, err := expr.Run(c.program, env)
 		if err != nil {
@@ -135,9 +175,13 @@ func (p *Playbook) Evaluate(facts any, params Values, m Missing) (Result, error)
 		env[c.Name] = v.(bool)
 	}
 
-	res := Result{Playbook: p.Name, Description: p.Description, Findings: []Finding{}, Unknown: []Unknown{}}
+	res := Result{Playbook: p.Name, Description: p.Description, Findings: []Finding{}, Unknown: []Unknown{}, Skipped: []Skipped{}}
 	for _, r := range p.Rules {
 		if r.Disabled != "" || r.program == nil {
+			continue
+		}
+		if needsBaseline(r.reads) {
+			res.Skipped = append(res.Skipped, Skipped{Rule: r.ID, Class: r.Class, Severity: r.Severity, Reason: NoBaseline})
 			continue
 		}
 		reason := missing.why(r.reads)
@@ -220,7 +264,7 @@ func (p *Playbook) verdict(res Result) Verdict {
 		case unknown[c]: // an info finding does not check the rules that could not run
 			v.Unchecked = append(v.Unchecked, c)
 		case anyFinding[c]:
-		case p.hasActiveRule(c):
+		case p.hasActiveRule(c, res.Skipped):
 			v.Exonerated = append(v.Exonerated, c)
 		}
 	}
@@ -230,9 +274,10 @@ func (p *Playbook) verdict(res Result) Verdict {
 	return v
 }
 
-func (p *Playbook) hasActiveRule(class string) bool {
+// hasActiveRule says whether a rule of the class was evaluated.
+func (p *Playbook) hasActiveRule(class string, skipped []Skipped) bool {
 	for _, r := range p.Rules {
-		if r.Class == class && r.Disabled == "" {
+		if r.Class == class && r.Disabled == "" && !slices.ContainsFunc(skipped, func(s Skipped) bool { return s.Rule == r.ID }) {
 			return true
 		}
 	}

@@ -94,6 +94,9 @@ func (p *Playbook) Sections() []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, path := range p.ReadPaths() {
+		if isBaseline(path) {
+			continue // from the baseline snapshot, not gathered
+		}
 		if s := sectionOf(path); !seen[s] {
 			seen[s] = true
 			out = append(out, s)

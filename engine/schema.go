@@ -77,13 +77,27 @@ func (s *Schema) ordered(names []string) []string {
 	return names
 }
 
-// env is the compile-time environment: every section's zero value.
+// Baseline is the name under which expressions read a baseline's facts:
+// baseline.cpu.idle_pct is cpu.idle_pct as a recorded snapshot had it.
+const Baseline = "baseline"
+
+// env is the compile-time environment: every section's zero value, and
+// the baseline's.
 func (s *Schema) env() map[string]any {
 	m := make(map[string]any, len(s.sections)+8)
 	for _, sec := range s.sections {
 		m[sec.name] = reflect.Zero(sec.typ).Interface()
 	}
+	m[Baseline] = reflect.Zero(s.typ).Interface()
 	return m
+}
+
+// check fails unless facts is a value of the schema's type.
+func (s *Schema) check(facts any) error {
+	if t := reflect.TypeOf(facts); t != s.typ {
+		return fmt.Errorf("facts are %s, playbook compiled for %s", t, s.typ)
+	}
+	return nil
 }
 
 // values fills env with the sections of a facts value.
@@ -170,6 +184,9 @@ func unitOf(name string) string {
 	}
 	return ""
 }
+
+// isBaseline says whether a fact path is read from the baseline.
+func isBaseline(path string) bool { return path == Baseline || strings.HasPrefix(path, Baseline+".") }
 
 func sectionOf(path string) string {
 	if i := strings.IndexByte(path, '.'); i >= 0 {
