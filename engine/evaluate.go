@@ -88,6 +88,9 @@ func (m Missing) sorted() missingList {
 	return l
 }
 
+// Why returns the reason a fact path cannot be trusted, or "" (see why).
+func (m Missing) Why(path string) string { return m.sorted().why([]string{path}) }
+
 // why returns the reason a set of fact paths cannot be trusted, or "".
 // A path is missing when it, a section above it, or a fact below it was not
 // delivered.

@@ -113,12 +113,30 @@ func (p *Playbook) ReadPaths() []string {
 		add(c.reads)
 	}
 	for _, r := range p.Rules {
-		add(r.reads)
-		if r.evidence != nil {
-			add(r.evidence.reads())
-		}
-		for _, n := range r.next {
-			add(n.reads())
+		add(r.ReadsAll())
+	}
+	return out
+}
+
+// ReadsAll returns the fact paths a rule reads anywhere: its condition,
+// evidence and next steps.
+func (r *Rule) ReadsAll() []string {
+	out := append([]string(nil), r.reads...)
+	if r.evidence != nil {
+		out = appendUnique(out, r.evidence.reads()...)
+	}
+	for _, n := range r.next {
+		out = appendUnique(out, n.reads()...)
+	}
+	return out
+}
+
+// Units returns the unit of every fact path that has one ("%", "bytes").
+func (p *Playbook) Units() map[string]string {
+	out := map[string]string{}
+	for _, f := range p.schema.Facts() {
+		if f.Unit != "" {
+			out[f.Path] = f.Unit
 		}
 	}
 	return out

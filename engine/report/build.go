@@ -25,6 +25,8 @@ type Run struct {
 	Statuses map[string]ProbeStatus
 	Notes    []string
 	Overlay  string // the overlay file applied, if any
+	// Baseline is what the run was compared with (--baseline), nil for none.
+	Baseline *BaselineRun
 }
 
 // Build assembles the report of a playbook's result: the verdict, the
@@ -36,9 +38,19 @@ func Build(pb *engine.Playbook, res engine.Result, run Run) Report {
 		Parameters: map[string]any(run.Params),
 		Source:     run.Source, CollectedAt: run.CollectedAt,
 		WindowSeconds: run.WindowSeconds, WindowRequestedSeconds: run.WindowRequestedSeconds,
-		Verdict: res.Verdict, Findings: res.Findings, Unknown: res.Unknown,
+		Verdict: res.Verdict, Findings: res.Findings, Unknown: res.Unknown, Skipped: res.Skipped,
 		Probes: relatedStatuses(pb, run.Statuses), Facts: sectionFacts(pb, run.Facts),
 		Notes: append([]string{}, run.Notes...), Rules: RulesOf(pb),
+	}
+	if b := run.Baseline; b != nil {
+		current := engine.Missing{}
+		for path, st := range run.Statuses {
+			if st.State != "ok" {
+				current[path] = st.State
+			}
+		}
+		r.Baseline = &Baseline{Source: b.Source, CollectedAt: b.CollectedAt, Target: b.Target,
+			Changes: Compare(pb, b.Facts, run.Facts, b.Missing, current)}
 	}
 	for _, rule := range pb.Rules {
 		if rule.Disabled != "" {

@@ -41,11 +41,30 @@ func Markdown(w io.Writer, r Report) error {
 		}
 		b.WriteString("\n")
 	}
+	if r.Baseline != nil {
+		writeMarkdownChanges(&b, *r.Baseline)
+	}
 	if len(r.Verdict.Exonerated) > 0 {
 		fmt.Fprintf(&b, "Checked and clean: %s\n", mdCell(strings.Join(r.Verdict.Exonerated, ", ")))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeMarkdownChanges is the "changed since baseline" table.
+func writeMarkdownChanges(b *strings.Builder, bl Baseline) {
+	fmt.Fprintf(b, "**Changed since baseline** (%s)\n\n", mdCell(baselineLine(bl)))
+	if len(bl.Changes) == 0 {
+		b.WriteString("Nothing the playbook reads moved by a quarter or more.\n\n")
+		return
+	}
+	b.WriteString("| class | fact | change |\n|---|---|---|\n")
+	for _, g := range bl.Changes {
+		for _, c := range g.Facts {
+			fmt.Fprintf(b, "| %s | %s | %s |\n", mdCell(g.Class), mdCell(c.Fact), mdCell(changeText(c)))
+		}
+	}
+	b.WriteString("\n")
 }
 
 // TestMarkdown writes a test report as a job summary.

@@ -33,6 +33,10 @@ type Report struct {
 	Verdict                engine.Verdict   `json:"verdict"`
 	Findings               []engine.Finding `json:"findings"`
 	Unknown                []engine.Unknown `json:"unknown"`
+	// Skipped are the rules that compare with a baseline, in a run without one.
+	Skipped []engine.Skipped `json:"skipped"`
+	// Baseline is the comparison with --baseline, absent without one.
+	Baseline *Baseline `json:"baseline,omitempty"`
 	// Probes holds the status of every section the playbook read.
 	Probes map[string]ProbeStatus `json:"probes"`
 	// Facts are the sections the playbook read, named as in its expressions.

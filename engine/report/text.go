@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/fatih/color"
@@ -112,6 +113,17 @@ func Text(w io.Writer, r Report, st Style) error {
 		fmt.Fprintf(&b, "\n%s\n", p.dim("Context not gathered (info rules)"))
 		writeUnknown(&b, context, p.dim)
 	}
+	if r.Baseline != nil {
+		fmt.Fprintf(&b, "\n%s\n", p.bold("Changed since baseline")+" "+p.dim("("+clean(baselineLine(*r.Baseline))+")"))
+		writeChanges(&b, r.Baseline.Changes)
+	}
+	if len(r.Skipped) > 0 {
+		var ids []string
+		for _, s := range r.Skipped {
+			ids = append(ids, clean(s.Rule))
+		}
+		fmt.Fprintf(&b, "\n%s\n", p.dim("Not compared: "+strings.Join(ids, ", ")+" need a baseline (--baseline SNAPSHOT)"))
+	}
 	if len(r.Verdict.Exonerated) > 0 {
 		fmt.Fprintf(&b, "\n%s %s\n", p.bold("Checked and clean:"), p.green(clean(strings.Join(r.Verdict.Exonerated, ", "))))
 	}
@@ -120,6 +132,54 @@ func Text(w io.Writer, r Report, st Style) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeChanges lists the facts that moved, by class, aligned.
+func writeChanges(b *strings.Builder, groups []ChangeGroup) {
+	if len(groups) == 0 {
+		fmt.Fprintln(b, "  nothing the playbook reads moved by a quarter or more")
+		return
+	}
+	wc, wf := 0, 0
+	for _, g := range groups {
+		wc = max(wc, len(g.Class))
+		for _, c := range g.Facts {
+			wf = max(wf, len(c.Fact))
+		}
+	}
+	for _, g := range groups {
+		for i, c := range g.Facts {
+			class := ""
+			if i == 0 {
+				class = g.Class
+			}
+			fmt.Fprintf(b, "  %-*s  %-*s  %s\n", wc, clean(class), wf, clean(c.Fact), clean(changeText(c)))
+		}
+	}
+}
+
+// changeText is "0.2 → 98.7 % (×493)": before, after, unit, factor.
+func changeText(c Change) string {
+	unit := ""
+	if c.Unit != "" {
+		unit = " " + c.Unit
+	}
+	factor := "from 0"
+	if c.Ratio != nil {
+		factor = "×" + strconv.FormatFloat(*c.Ratio, 'g', 3, 64)
+	}
+	return fmt.Sprintf("%s → %s%s (%s)", short(c.Before), short(c.After), unit, factor)
+}
+
+func short(x float64) string { return strconv.FormatFloat(round(x), 'f', -1, 64) }
+
+// baselineLine says where a baseline came from.
+func baselineLine(b Baseline) string {
+	parts := []string{b.Source}
+	if b.CollectedAt != "" {
+		parts = append(parts, "recorded "+b.CollectedAt)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // writeUnknown lists unknown rules, one line per reason.

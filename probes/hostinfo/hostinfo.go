@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	gcpu "github.com/shirou/gopsutil/v4/cpu"
 
@@ -29,6 +30,8 @@ type Facts struct {
 	CPUCount int `expr:"cpu_count" json:"cpu_count" doc:"logical CPUs (processor entries of /proc/cpuinfo)"`
 	// Kernel is the kernel release.
 	Kernel string `expr:"kernel" json:"kernel" doc:"kernel release (uname -r)"`
+	// Hostname names the machine (in diagnose's UTS namespace).
+	Hostname string `expr:"hostname" json:"hostname" doc:"the host's name (/proc/sys/kernel/hostname): which machine a snapshot or baseline was recorded on"`
 	// UptimeS is seconds since boot.
 	UptimeS float64 `expr:"uptime_s" json:"uptime_s" doc:"seconds since boot"`
 	// Load1 is the 1-minute load average (runnable + uninterruptible tasks).
@@ -45,12 +48,13 @@ type Facts struct {
 
 type reading struct {
 	count              int
-	kernel             string
+	kernel, hostname   string
 	uptime             float64
 	load               loadavg
 	container          bool
 	evidence           string
 	countErr, kernErr  error
+	hostErr            error
 	uptimeErr, loadErr error
 }
 
@@ -76,6 +80,7 @@ func (r *reader) Read(h probe.Host) {
 		x.kernel, err = parseOSRelease(b)
 	}
 	x.kernErr = err
+	x.hostname, x.hostErr = Hostname(h)
 	b, err = h.ReadFile("proc", "uptime")
 	if err == nil {
 		x.uptime, err = parseUptime(b)
@@ -88,6 +93,15 @@ func (r *reader) Read(h probe.Host) {
 	x.loadErr = err
 	x.container, x.evidence = detectContainer(h)
 	r.readings = append(r.readings, x)
+}
+
+// Hostname reads the host's name.
+func Hostname(h probe.Host) (string, error) {
+	b, err := h.ReadFile("proc", "sys", "kernel", "hostname")
+	if err != nil {
+		return "", err
+	}
+	return probe.Sanitize(strings.TrimSpace(string(b))), nil
 }
 
 // Finish returns the last reading's facts (levels, not rates).
@@ -111,6 +125,11 @@ func (r *reader) Finish() (any, probe.Statuses) {
 		ok++
 	} else {
 		st["kernel"] = probe.StatusOf(x.kernErr, "/proc/sys/kernel/osrelease")
+	}
+	if x.hostErr == nil {
+		f.Hostname = x.hostname
+	} else {
+		st["hostname"] = probe.StatusOf(x.hostErr, "/proc/sys/kernel/hostname")
 	}
 	if x.uptimeErr == nil {
 		f.UptimeS = x.uptime
