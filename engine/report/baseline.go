@@ -10,13 +10,31 @@ import (
 	"github.com/diagnose-sh/diagnose/engine"
 )
 
+// Side is where facts came from: a snapshot (or the live system), when,
+// and about which target.
+type Side struct {
+	Source      string `json:"source"`
+	CollectedAt string `json:"collected_at,omitempty"`
+	Target      any    `json:"target"`
+}
+
 // Baseline is the comparison of a run with a baseline snapshot: where the
 // baseline came from and the facts that moved most (docs/json.md).
 type Baseline struct {
-	Source      string        `json:"source"`
-	CollectedAt string        `json:"collected_at,omitempty"`
-	Target      any           `json:"target"`
-	Changes     []ChangeGroup `json:"changes"`
+	Side
+	Changes []ChangeGroup `json:"changes"`
+}
+
+// Diff is what diagnose diff reports: two snapshots compared through a
+// playbook's classes.
+type Diff struct {
+	SchemaVersion int           `json:"schema_version"`
+	Tool          string        `json:"tool"`
+	Playbook      string        `json:"playbook"`
+	Before        Side          `json:"before"`
+	After         Side          `json:"after"`
+	Changes       []ChangeGroup `json:"changes"`
+	Notes         []string      `json:"notes"`
 }
 
 // ChangeGroup is the facts that moved, of one class: those its rules read.
@@ -38,9 +56,8 @@ type Change struct {
 
 // BaselineRun is the baseline a run is compared with.
 type BaselineRun struct {
-	Source, CollectedAt string
-	Target              any
-	Facts               any
+	Side
+	Facts any
 	// Missing are the facts the baseline could not read.
 	Missing engine.Missing
 }
@@ -57,36 +74,27 @@ const (
 var notMetrics = []string{"pid", "samples", "thread_samples", "sample_hz", "window_s", "uptime_s", "cpu_count"}
 
 // Compare lists the facts the playbook reads that moved most between
-// before and after, grouped by the classes of the rules that read them (in
-// the playbook's class order; facts read only by conditions no rule uses
-// are not listed). A fact missing from either side is left out.
+// before and after, grouped by class (in the playbook's class order), at
+// most changesPerClass each. A fact belongs to the class with the most
+// rules that test it (in their conditions; else show it), ties to the
+// earlier class. A fact missing from either side is left out.
 func Compare(pb *engine.Playbook, before, after any, missingBefore, missingAfter engine.Missing) []ChangeGroup {
 	b, a := numbers(before), numbers(after)
 	units := pb.Units()
+	classOf := factClasses(pb)
 	byClass := map[string][]Change{}
-	for _, r := range pb.Rules {
-		if r.Disabled != "" {
+	for path, class := range classOf {
+		x, okB := b[path]
+		y, okA := a[path]
+		if !okB || !okA || missingBefore.Why(path) != "" || missingAfter.Why(path) != "" || !isMetric(path) || !moved(x, y, units[path]) {
 			continue
 		}
-		for _, path := range r.ReadsAll() {
-			if strings.HasPrefix(path, engine.Baseline+".") {
-				path = strings.TrimPrefix(path, engine.Baseline+".")
-			}
-			x, okB := b[path]
-			y, okA := a[path]
-			if !okB || !okA || missingBefore.Why(path) != "" || missingAfter.Why(path) != "" || !moved(x, y) || !isMetric(path) {
-				continue
-			}
-			if slices.ContainsFunc(byClass[r.Class], func(c Change) bool { return c.Fact == path }) {
-				continue
-			}
-			c := Change{Fact: path, Unit: units[path], Before: x, After: y, Change: round(y - x)}
-			if x != 0 {
-				ratio := round(y / x)
-				c.Ratio = &ratio
-			}
-			byClass[r.Class] = append(byClass[r.Class], c)
+		c := Change{Fact: path, Unit: units[path], Before: x, After: y, Change: round(y - x)}
+		if x != 0 {
+			ratio := round(y / x)
+			c.Ratio = &ratio
 		}
+		byClass[class] = append(byClass[class], c)
 	}
 	out := []ChangeGroup{}
 	for _, class := range pb.Classes {
@@ -94,8 +102,61 @@ func Compare(pb *engine.Playbook, before, after any, missingBefore, missingAfter
 		if len(cs) == 0 {
 			continue
 		}
-		sort.SliceStable(cs, func(i, j int) bool { return score(cs[i]) > score(cs[j]) })
+		sort.Slice(cs, func(i, j int) bool {
+			si, sj := score(cs[i]), score(cs[j])
+			if si != sj {
+				return si > sj
+			}
+			return cs[i].Fact < cs[j].Fact
+		})
 		out = append(out, ChangeGroup{Class: class, Facts: cs[:min(len(cs), changesPerClass)]})
+	}
+	return out
+}
+
+// factClasses assigns each fact the playbook's rules read to one class.
+func factClasses(pb *engine.Playbook) map[string]string {
+	type tally struct{ tested, shown map[string]int }
+	counts := map[string]*tally{}
+	count := func(path, class string, tested bool) {
+		path = strings.TrimPrefix(path, engine.Baseline+".")
+		t := counts[path]
+		if t == nil {
+			t = &tally{map[string]int{}, map[string]int{}}
+			counts[path] = t
+		}
+		if tested {
+			t.tested[class]++
+		} else {
+			t.shown[class]++
+		}
+	}
+	for _, r := range pb.Rules {
+		if r.Disabled != "" {
+			continue
+		}
+		for _, p := range r.Reads() {
+			count(p, r.Class, true)
+		}
+		for _, p := range r.ReadsAll() {
+			count(p, r.Class, false)
+		}
+	}
+	out := map[string]string{}
+	for path, t := range counts {
+		m := t.tested
+		if len(m) == 0 {
+			m = t.shown
+		}
+		best := ""
+		for _, class := range pb.Classes {
+			if m[class] > m[best] {
+				best = class
+			}
+		}
+		if best != "" {
+			out[path] = best
+		}
 	}
 	return out
 }
@@ -105,20 +166,35 @@ func isMetric(path string) bool {
 	return !slices.Contains(notMetrics, last) && !strings.HasSuffix(last, "_pid")
 }
 
-// moved says whether a fact changed by minMove or more (either way).
-func moved(before, after float64) bool {
-	if before == after {
+// noiseFloor is the least change worth listing, by unit: a percentage
+// point, a millisecond, one a second, 64 KiB; a tenth of a thread.
+func noiseFloor(unit string) float64 {
+	switch unit {
+	case "%", "ms", "per second":
+		return 1
+	case "bytes", "bytes per second":
+		return 64 << 10
+	case "seconds":
+		return 0.01
+	}
+	return 0.1
+}
+
+// moved says whether a fact changed by a quarter or more, and by more
+// than its noise floor.
+func moved(before, after float64, unit string) bool {
+	if math.Abs(after-before) < noiseFloor(unit) {
 		return false
 	}
 	lo, hi := math.Min(math.Abs(before), math.Abs(after)), math.Max(math.Abs(before), math.Abs(after))
 	return lo == 0 || hi/lo >= minMove || (before < 0) != (after < 0)
 }
 
-// score ranks moves: the larger the factor, the higher; from zero is the
-// largest.
+// score ranks moves by the factor, either way; from zero, the new value
+// counts against the noise floor.
 func score(c Change) float64 {
 	if c.Ratio == nil || *c.Ratio <= 0 {
-		return math.Inf(1)
+		return math.Abs(math.Log(math.Max(math.Abs(c.After), math.Abs(c.Before)) / noiseFloor(c.Unit)))
 	}
 	return math.Abs(math.Log(*c.Ratio))
 }

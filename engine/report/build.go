@@ -49,8 +49,7 @@ func Build(pb *engine.Playbook, res engine.Result, run Run) Report {
 				current[path] = st.State
 			}
 		}
-		r.Baseline = &Baseline{Source: b.Source, CollectedAt: b.CollectedAt, Target: b.Target,
-			Changes: Compare(pb, b.Facts, run.Facts, b.Missing, current)}
+		r.Baseline = &Baseline{Side: b.Side, Changes: Compare(pb, b.Facts, run.Facts, b.Missing, current)}
 	}
 	for _, rule := range pb.Rules {
 		if rule.Disabled != "" {

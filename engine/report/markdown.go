@@ -53,13 +53,32 @@ func Markdown(w io.Writer, r Report) error {
 
 // writeMarkdownChanges is the "changed since baseline" table.
 func writeMarkdownChanges(b *strings.Builder, bl Baseline) {
-	fmt.Fprintf(b, "**Changed since baseline** (%s)\n\n", mdCell(baselineLine(bl)))
-	if len(bl.Changes) == 0 {
+	fmt.Fprintf(b, "**Changed since baseline** (%s)\n\n", mdCell(sideLine(bl.Side)))
+	markdownChanges(b, bl.Changes)
+}
+
+// DiffMarkdown writes diagnose diff's report as Markdown.
+func DiffMarkdown(w io.Writer, d Diff) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "## diagnose diff: %s → %s\n\n", mdCell(sideLine(d.Before)), mdCell(sideLine(d.After)))
+	for _, n := range d.Notes {
+		fmt.Fprintf(&b, "- %s\n", mdCell(n))
+	}
+	if len(d.Notes) > 0 {
+		b.WriteString("\n")
+	}
+	markdownChanges(&b, d.Changes)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func markdownChanges(b *strings.Builder, groups []ChangeGroup) {
+	if len(groups) == 0 {
 		b.WriteString("Nothing the playbook reads moved by a quarter or more.\n\n")
 		return
 	}
 	b.WriteString("| class | fact | change |\n|---|---|---|\n")
-	for _, g := range bl.Changes {
+	for _, g := range groups {
 		for _, c := range g.Facts {
 			fmt.Fprintf(b, "| %s | %s | %s |\n", mdCell(g.Class), mdCell(c.Fact), mdCell(changeText(c)))
 		}

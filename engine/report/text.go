@@ -114,7 +114,7 @@ func Text(w io.Writer, r Report, st Style) error {
 		writeUnknown(&b, context, p.dim)
 	}
 	if r.Baseline != nil {
-		fmt.Fprintf(&b, "\n%s\n", p.bold("Changed since baseline")+" "+p.dim("("+clean(baselineLine(*r.Baseline))+")"))
+		fmt.Fprintf(&b, "\n%s\n", p.bold("Changed since baseline")+" "+p.dim("("+clean(sideLine(r.Baseline.Side))+")"))
 		writeChanges(&b, r.Baseline.Changes)
 	}
 	if len(r.Skipped) > 0 {
@@ -173,13 +173,27 @@ func changeText(c Change) string {
 
 func short(x float64) string { return strconv.FormatFloat(round(x), 'f', -1, 64) }
 
-// baselineLine says where a baseline came from.
-func baselineLine(b Baseline) string {
-	parts := []string{b.Source}
-	if b.CollectedAt != "" {
-		parts = append(parts, "recorded "+b.CollectedAt)
+// sideLine says where facts came from.
+func sideLine(s Side) string {
+	parts := []string{s.Source}
+	if s.CollectedAt != "" {
+		parts = append(parts, "recorded "+s.CollectedAt)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// DiffText writes diagnose diff's report for people.
+func DiffText(w io.Writer, d Diff, st Style) error {
+	p := st.palette()
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s\n", p.bold("diff:"), clean(sideLine(d.Before)+" → "+sideLine(d.After)))
+	for _, n := range d.Notes {
+		fmt.Fprintf(&b, "  note: %s\n", clean(n))
+	}
+	fmt.Fprintf(&b, "\n%s\n", p.bold("Changed, by "+clean(d.Playbook)+"'s classes"))
+	writeChanges(&b, d.Changes)
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 // writeUnknown lists unknown rules, one line per reason.

@@ -75,6 +75,7 @@ type reportFlags struct {
 	failOn    string
 	outputs   []string
 	snapshot  string
+	baseline  string
 	overlay   string
 	playbooks []string
 }
@@ -85,6 +86,7 @@ func (f *reportFlags) register(fs *pflag.FlagSet) {
 	enumVar(fs, &f.failOn, "fail-on", "exit 1 on findings at or above this severity", "severity", engine.Severities())
 	fs.StringArrayVar(&f.outputs, "output", nil, "also write a report file, `FORMAT=FILE` (repeatable), e.g. junit=report.xml")
 	fs.StringVar(&f.snapshot, "snapshot", "", "evaluate this recorded snapshot (`FILE`, from diagnose collect) instead of the live system")
+	fs.StringVar(&f.baseline, "baseline", "", "compare with this snapshot (`FILE`, from diagnose collect while the target was well): its facts are baseline.SECTION.FACT in rules, and the report lists what changed")
 	fs.StringVar(&f.overlay, "overlay", "", "apply this overlay `FILE` (tuned thresholds, severities, disabled rules)")
 	playbooksFlag(fs, &f.playbooks)
 }

@@ -228,12 +228,39 @@ func TestJSONReportShapeIsStable(t *testing.T) {
 		return list[0]
 	}
 	for _, c := range []struct{ what, got, want string }{
-		{"report", keys(json.RawMessage(out)), "collected_at,description,facts,file,findings,notes,parameters,playbook,probes,schema_version,source,tool,unknown,verdict,window_seconds"},
+		{"report", keys(json.RawMessage(out)), "collected_at,description,facts,file,findings,notes,parameters,playbook,probes,schema_version,skipped,source,tool,unknown,verdict,window_seconds"},
 		{"verdict", keys(doc["verdict"]), "also,class,exonerated,severity,unchecked"},
 		{"finding", keys(first(doc["findings"])), "class,evidence,explain,next,rule,severity"},
 		{"unknown", keys(first(doc["unknown"])), "class,reason,rule,severity"},
 		{"probe status", keys(doc["probes"]), "cpu,disks,host"},
 		{"facts", keys(doc["facts"]), "cpu,disks,host"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s keys: %s\nwant: %s", c.what, c.got, c.want)
+		}
+	}
+
+	// With --baseline: the baseline object, and a change in it.
+	base := filepath.Join(t.TempDir(), "base.json")
+	os.WriteFile(base, []byte(`{"version": 1, "collected_at": "2026-11-28T07:00:00Z", "target": {"pid": 7}, "status": {"cpu": {"state": "ok"}, "host": {"state": "ok"}, "disks": {"state": "ok"}},
+	  "facts": {"cpu": {"run_queue": 1, "idle_pct": 80}, "host": {"cpu_count": 2}}}`), 0o644)
+	code, out, stderr = runCLI(t, "run", custom("web-latency.yaml"), "--snapshot", snap, "--baseline", base, "--format", "json")
+	if code != exitFindings {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	doc = nil
+	json.Unmarshal([]byte(out), &doc)
+	var bl map[string]json.RawMessage
+	json.Unmarshal(doc["baseline"], &bl)
+	var groups []map[string]json.RawMessage
+	json.Unmarshal(bl["changes"], &groups)
+	if len(groups) == 0 {
+		t.Fatalf("no changes in %s", doc["baseline"])
+	}
+	for _, c := range []struct{ what, got, want string }{
+		{"baseline", keys(doc["baseline"]), "changes,collected_at,source,target"},
+		{"change group", keys(json.RawMessage(mustJSON(t, groups[0]))), "class,facts"},
+		{"change", keys(first(groups[0]["facts"])), "after,before,change,fact,ratio,unit"},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s keys: %s\nwant: %s", c.what, c.got, c.want)

@@ -427,6 +427,16 @@ func snapshotPath(t *testing.T, name string) string {
 	return filepath.Join(probetest.RepoRoot(t), "testdata", "hosts", "proc-slowapp-"+name, "snapshot.json")
 }
 
+// collectTo runs diagnose collect with args into path (its directory made).
+func collectTo(t *testing.T, path string, args ...string) {
+	t.Helper()
+	os.MkdirAll(filepath.Dir(path), 0o755)
+	var stdout, stderr bytes.Buffer
+	if code := Main(append([]string{"collect", "-o", path}, args...), strings.NewReader(""), &stdout, &stderr); code != 0 {
+		t.Fatalf("collect %v: exit %d: %s", args, code, stderr.String())
+	}
+}
+
 // TestRecordSlowAppSnapshots records `diagnose collect` snapshots of the
 // workloads for TestSlowAppSnapshots. Run by hand, as root:
 //
@@ -439,12 +449,7 @@ func TestRecordSlowAppSnapshots(t *testing.T) {
 	for _, tc := range slowAppWorkloads(t) {
 		t.Run(tc.name, func(t *testing.T) {
 			pid := tc.pid(t)
-			path := snapshotPath(t, tc.name)
-			os.MkdirAll(filepath.Dir(path), 0o755)
-			var stdout, stderr bytes.Buffer
-			if code := Main([]string{"collect", "--pid", strconv.Itoa(pid), "-o", path}, strings.NewReader(""), &stdout, &stderr); code != 0 {
-				t.Fatalf("collect: exit %d: %s", code, stderr.String())
-			}
+			collectTo(t, snapshotPath(t, tc.name), "--pid", strconv.Itoa(pid))
 		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"strconv"
 	"strings"
@@ -29,6 +30,10 @@ func (e *env) runPlaybook(pb *engine.Playbook, sf *sampleFlags, rf *reportFlags,
 	if err != nil {
 		return err
 	}
+	base, err := readBaseline("--baseline", rf.baseline)
+	if err != nil {
+		return err
+	}
 	files, err := createOutputs(outs)
 	if err != nil {
 		return err
@@ -47,11 +52,19 @@ func (e *env) runPlaybook(pb *engine.Playbook, sf *sampleFlags, rf *reportFlags,
 			given[name] = p.text
 		}
 	}
-	run, err := e.gather(pb, sf, rf, given)
+	run, err := e.gather(pb, sf, rf, given, base)
 	if err != nil {
 		return err
 	}
-	res, err := pb.Evaluate(run.Facts.(probes.Facts), run.Params, missingFrom(run.Statuses))
+	missing := missingFrom(run.Statuses)
+	var baseFacts any // nil without a baseline: its rules are skipped
+	if base != nil {
+		var under engine.Missing
+		run.Baseline, under = base.run()
+		maps.Copy(missing, under)
+		baseFacts = base.snap.Facts
+	}
+	res, err := pb.EvaluateAgainst(run.Facts.(probes.Facts), baseFacts, run.Params, missing)
 	if err != nil {
 		return err
 	}
@@ -72,11 +85,12 @@ func (e *env) runPlaybook(pb *engine.Playbook, sf *sampleFlags, rf *reportFlags,
 	return nil
 }
 
-// gather binds the parameters and reads the facts they point at.
-func (e *env) gather(pb *engine.Playbook, sf *sampleFlags, rf *reportFlags, given map[string]string) (report.Run, error) {
+// gather binds the parameters and reads the facts they point at, once the
+// baseline (if any) is known to compare with them.
+func (e *env) gather(pb *engine.Playbook, sf *sampleFlags, rf *reportFlags, given map[string]string, base *baseline) (report.Run, error) {
 	run := report.Run{Tool: "diagnose " + versionString(), Overlay: rf.overlay, Notes: []string{}}
 	if rf.snapshot != "" {
-		snap, err := readSnapshotFile(rf.snapshot)
+		snap, err := readSnapshot("--snapshot", rf.snapshot)
 		if err != nil {
 			return run, err
 		}
@@ -86,9 +100,12 @@ func (e *env) gather(pb *engine.Playbook, sf *sampleFlags, rf *reportFlags, give
 		if run.Params, err = pb.BindParams(given); err != nil {
 			return run, flagsOf(err)
 		}
+		if err := base.check(pb, snapshotIdentity(snap), &run.Notes); err != nil {
+			return run, err
+		}
 		run.Facts, run.Statuses = snap.Facts, statusReport(snap.Status)
 		run.Source = "snapshot:" + rf.snapshot
-		run.CollectedAt = snap.CollectedAt.UTC().Format(time.RFC3339)
+		run.CollectedAt = snap.CollectedAt.UTC().Format(timeFormat)
 		run.WindowSeconds = snap.WindowSeconds
 		return run, nil
 	}
@@ -109,6 +126,9 @@ func (e *env) gather(pb *engine.Playbook, sf *sampleFlags, rf *reportFlags, give
 	}
 	if sel != nil && sel.note != "" {
 		run.Notes = append(run.Notes, sel.note)
+	}
+	if err := base.check(pb, liveIdentity(sf.root, target.PID), &run.Notes); err != nil {
+		return run, err
 	}
 	s := e.sample(sf, target, pb.Sections())
 	run.Facts, run.Statuses = s.facts, statusReport(s.statuses)
@@ -384,15 +404,16 @@ func statusReport(st probe.Statuses) map[string]report.ProbeStatus {
 	return out
 }
 
-func readSnapshotFile(path string) (probes.Snapshot, error) {
+// readSnapshot reads the snapshot a flag names.
+func readSnapshot(flag, path string) (probes.Snapshot, error) {
 	f, err := probe.OpenRegular(path)
 	if err != nil {
-		return probes.Snapshot{}, usagef("--snapshot: %v", err)
+		return probes.Snapshot{}, usagef("%s: %v", flag, err)
 	}
 	defer f.Close()
 	s, err := probes.ReadSnapshot(f)
 	if err != nil {
-		return s, usagef("--snapshot %s: %v", path, err)
+		return s, usagef("%s %s: %v", flag, path, err)
 	}
 	return s, nil
 }
