@@ -205,7 +205,9 @@ func TestBaselineRefused(t *testing.T) {
 		return path
 	}
 	before, after := pairPath(t, "cpu-up", "before"), pairPath(t, "cpu-up", "after")
-	section := func(s map[string]any, name string) map[string]any { return s["facts"].(map[string]any)[name].(map[string]any) }
+	section := func(s map[string]any, name string) map[string]any {
+		return s["facts"].(map[string]any)[name].(map[string]any)
+	}
 	otherHost := edited("host.json", before, func(s map[string]any) { section(s, "host")["hostname"] = "db-7" })
 	otherProgram := edited("prog.json", before, func(s map[string]any) {
 		s["target"].(map[string]any)["pid"] = 1
