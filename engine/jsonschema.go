@@ -56,6 +56,7 @@ func JSONSchemas() map[string]any {
 	testCase := object("one case: inputs and what the playbook must conclude", []string{"name", "expect"}, map[string]any{
 		"name":        str("shown in reports"),
 		"snapshot":    str("a snapshot from diagnose collect, relative to this file"),
+		"baseline":    str("a snapshot read as baseline.SECTION.FACT (--baseline), relative to this file"),
 		"params":      map[string]any{"type": "object", "additionalProperties": scalar},
 		"facts":       map[string]any{"type": "object", "description": "facts merged over the snapshot's, by the names diagnose facts lists"},
 		"unavailable": map[string]any{"type": "object", "additionalProperties": map[string]any{"type": "string"}, "description": "fact path → reason, as if its probe could not read it"},

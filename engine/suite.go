@@ -29,6 +29,7 @@ type Case struct {
 	Name        string
 	Line        int
 	Snapshot    string            // relative to the test file; "" for none
+	Baseline    string            // a snapshot read as baseline.*, relative to the test file; "" for none
 	Params      map[string]string // raw values, as on the command line
 	Facts       json.RawMessage   // inline facts, merged over the snapshot's
 	Unavailable map[string]string // fact path → reason, as a probe would report
@@ -97,13 +98,14 @@ func (d *decoder) testCase(n *yaml.Node) *Case {
 	if name := fieldNodes(n)["name"]; name != nil {
 		where = fmt.Sprintf("test %q", name.Value)
 	}
-	f := d.fields(n, where, "name", "snapshot", "params", "facts", "unavailable", "expect")
+	f := d.fields(n, where, "name", "snapshot", "baseline", "params", "facts", "unavailable", "expect")
 	if n.Kind != yaml.MappingNode {
 		return nil
 	}
 	d.required(f, n, where, "name", "expect")
 	c := &Case{Name: d.str(f["name"], where, "name"), Line: n.Line, node: n, Params: map[string]string{}, Unavailable: map[string]string{}}
 	c.Snapshot = d.str(f["snapshot"], where, "snapshot")
+	c.Baseline = d.str(f["baseline"], where, "baseline")
 	if p := f["params"]; p != nil {
 		for k, v := range d.stringMap(p, where, "params") {
 			c.Params[k] = v
@@ -323,9 +325,10 @@ type CaseResult struct {
 // CaseInput is what a case evaluates: facts of the schema's type, what is
 // missing, and the parameters' raw values.
 type CaseInput struct {
-	Facts   any
-	Missing Missing
-	Params  map[string]string
+	Facts    any
+	Baseline any // nil for none: the rules that read it are skipped
+	Missing  Missing
+	Params   map[string]string
 }
 
 // FactsBuilder turns a case's snapshot and inline facts into facts.
@@ -341,7 +344,7 @@ func (s *Suite) Run(pb *Playbook, build FactsBuilder) []CaseResult {
 			var params Values
 			params, err = pb.BindParams(in.Params)
 			if err == nil {
-				cr.Result, err = pb.Evaluate(in.Facts, params, in.Missing)
+				cr.Result, err = pb.EvaluateAgainst(in.Facts, in.Baseline, params, in.Missing)
 			}
 		}
 		if err != nil {

@@ -141,13 +141,19 @@ func baselineSections(pb *engine.Playbook) []string {
 // under "baseline." for the engine.
 func (b *baseline) run() (*report.BaselineRun, engine.Missing) {
 	missing := missingFrom(statusReport(b.snap.Status))
-	under := engine.Missing{}
-	for path, why := range missing {
-		under[engine.Baseline+"."+path] = "in the baseline: " + why
-	}
 	return &report.BaselineRun{
 		Side:    report.Side{Source: "snapshot:" + b.file, CollectedAt: b.snap.CollectedAt.UTC().Format(timeFormat), Target: b.snap.Target},
 		Facts:   b.snap.Facts,
 		Missing: missing,
-	}, under
+	}, baselineMissing(b.snap.Status)
+}
+
+// baselineMissing is what a baseline snapshot could not read, by the paths
+// rules read it under (baseline.cpu.idle_pct).
+func baselineMissing(st probe.Statuses) engine.Missing {
+	under := engine.Missing{}
+	for path, why := range missingFrom(statusReport(st)) {
+		under[engine.Baseline+"."+path] = "in the baseline: " + why
+	}
+	return under
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -276,7 +277,16 @@ func caseInput(base string, c *engine.Case, cache snapshots, pb *engine.Playbook
 	if _, ok := params["pid"]; !ok && snap.Target.PID != 0 && slices.ContainsFunc(pb.Parameters, func(p engine.Parameter) bool { return p.Name == "pid" }) {
 		params["pid"] = fmt.Sprint(snap.Target.PID)
 	}
-	return engine.CaseInput{Facts: snap.Facts, Missing: missing, Params: params}, nil
+	in := engine.CaseInput{Facts: snap.Facts, Missing: missing, Params: params}
+	if c.Baseline != "" {
+		b, err := cache.load(caseSnapshot(base, c.Baseline))
+		if err != nil {
+			return in, fmt.Errorf("baseline: %w", err)
+		}
+		in.Baseline = b.Facts
+		maps.Copy(missing, baselineMissing(b.Status))
+	}
+	return in, nil
 }
 
 // caseSnapshot is a case's snapshot path: relative to the test file, unless absolute.
