@@ -88,8 +88,12 @@ func (m Missing) sorted() missingList {
 	return l
 }
 
-// Why returns the reason a fact path cannot be trusted, or "" (see why).
-func (m Missing) Why(path string) string { return m.sorted().why([]string{path}) }
+// Lookup returns a function giving the reason a fact path cannot be
+// trusted, or "" (see why), sorting m once for many lookups.
+func (m Missing) Lookup() func(path string) string {
+	l := m.sorted()
+	return func(path string) string { return l.why([]string{path}) }
+}
 
 // why returns the reason a set of fact paths cannot be trusted, or "".
 // A path is missing when it, a section above it, or a fact below it was not

@@ -130,14 +130,3 @@ func (r *Rule) ReadsAll() []string {
 	}
 	return out
 }
-
-// Units returns the unit of every fact path that has one ("%", "bytes").
-func (p *Playbook) Units() map[string]string {
-	out := map[string]string{}
-	for _, f := range p.schema.Facts() {
-		if f.Unit != "" {
-			out[f.Path] = f.Unit
-		}
-	}
-	return out
-}

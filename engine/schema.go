@@ -171,6 +171,9 @@ func typeName(t reflect.Type) string {
 
 // unitOf reads the unit from a fact's name, where the project's naming
 // convention puts it.
+// UnitOf is the unit a fact's name gives it ("cpu.idle_pct": "%"), "" for none.
+func UnitOf(path string) string { return unitOf(path[strings.LastIndexByte(path, '.')+1:]) }
+
 func unitOf(name string) string {
 	for _, u := range []struct{ suffix, unit string }{
 		{"_bytes_per_s", "bytes per second"}, {"_kb_per_s", "KiB per second"}, {"_pages_per_s", "pages per second"},

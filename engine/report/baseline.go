@@ -3,6 +3,7 @@ package report
 import (
 	"encoding/json"
 	"math"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -79,17 +80,22 @@ var notMetrics = []string{"pid", "samples", "thread_samples", "sample_hz", "wind
 // rules that test it (in their conditions; else show it), ties to the
 // earlier class. A fact missing from either side is left out.
 func Compare(pb *engine.Playbook, before, after any, missingBefore, missingAfter engine.Missing) []ChangeGroup {
-	b, a := numbers(before), numbers(after)
-	units := pb.Units()
 	classOf := factClasses(pb)
+	sections := map[string]bool{}
+	for path := range classOf {
+		sections[path[:strings.IndexByte(path+".", '.')]] = true
+	}
+	b, a := numbers(before, sections), numbers(after, sections)
+	whyBefore, whyAfter := missingBefore.Lookup(), missingAfter.Lookup()
 	byClass := map[string][]Change{}
 	for path, class := range classOf {
 		x, okB := b[path]
 		y, okA := a[path]
-		if !okB || !okA || missingBefore.Why(path) != "" || missingAfter.Why(path) != "" || !isMetric(path) || !moved(x, y, units[path]) {
+		unit := engine.UnitOf(path)
+		if !okB || !okA || whyBefore(path) != "" || whyAfter(path) != "" || !isMetric(path) || !moved(x, y, unit) {
 			continue
 		}
-		c := Change{Fact: path, Unit: units[path], Before: x, After: y, Change: round(y - x)}
+		c := Change{Fact: path, Unit: unit, Before: x, After: y, Change: round(y - x)}
 		if x != 0 {
 			ratio := round(y / x)
 			c.Ratio = &ratio
@@ -201,16 +207,13 @@ func score(c Change) float64 {
 
 func round(x float64) float64 { return math.Round(x*1000) / 1000 }
 
-// numbers flattens the numeric facts of a facts struct by path
-// ("cpu.idle_pct", "disks.busiest.util_pct"); lists are left out.
-func numbers(facts any) map[string]float64 {
+// numbers flattens the numeric facts of the wanted sections of a facts
+// struct by path ("cpu.idle_pct", "disks.busiest.util_pct"); lists are left
+// out.
+func numbers(facts any, sections map[string]bool) map[string]float64 {
 	out := map[string]float64{}
-	raw, err := json.Marshal(facts)
-	if err != nil {
-		return out
-	}
-	var tree map[string]any
-	if json.Unmarshal(raw, &tree) != nil {
+	v := reflect.ValueOf(facts)
+	if v.Kind() != reflect.Struct {
 		return out
 	}
 	var walk func(prefix string, v any)
@@ -224,8 +227,19 @@ func numbers(facts any) map[string]float64 {
 			}
 		}
 	}
-	for k, v := range tree {
-		walk(k, v)
+	for i := 0; i < v.NumField(); i++ {
+		name := v.Type().Field(i).Tag.Get("json")
+		if !sections[name] {
+			continue
+		}
+		raw, err := json.Marshal(v.Field(i).Interface())
+		if err != nil {
+			continue
+		}
+		var tree any
+		if json.Unmarshal(raw, &tree) == nil {
+			walk(name, tree)
+		}
 	}
 	return out
 }

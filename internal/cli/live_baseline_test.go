@@ -80,7 +80,7 @@ func TestLiveBaseline(t *testing.T) {
 }
 
 // pairPath is where a recorded baseline pair lives.
-func pairPath(t *testing.T, name, which string) string {
+func pairPath(t testing.TB, name, which string) string {
 	return filepath.Join(probetest.RepoRoot(t), "testdata", "hosts", "baseline-"+name, which+".json")
 }
 

@@ -2,8 +2,11 @@ package cli
 
 import (
 	"io"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/diagnose-sh/diagnose/engine/report"
 )
 
 // BenchmarkStartup is what every invocation pays before it does anything:
@@ -17,5 +20,31 @@ func BenchmarkStartup(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkBaselineCompare is what --baseline adds to a run once both
+// snapshots are read: the comparison of every fact slow-app reads.
+func BenchmarkBaselineCompare(b *testing.B) {
+	before, err := readSnapshot("BEFORE", pairPath(b, "cpu-up", "before"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	after, err := readSnapshot("AFTER", pairPath(b, "cpu-up", "after"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cat, _ := catalog(nil)
+	e := newEnv(strings.NewReader(""), io.Discard, io.Discard)
+	pb, err := e.load(cat[slices.IndexFunc(cat, func(s source) bool { return s.name == "slow-app" })], "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	mb, ma := missingFrom(statusReport(before.Status)), missingFrom(statusReport(after.Status))
+	b.ReportAllocs()
+	for b.Loop() {
+		if len(report.Compare(pb, before.Facts, after.Facts, mb, ma)) == 0 {
+			b.Fatal("no changes")
+		}
 	}
 }
