@@ -97,6 +97,7 @@ const MaxExpressionNodes = 2000
 // compile type-checks every expression and template of pb against its schema,
 // parameters and conditions, recording errors in d.
 func compile(pb *Playbook, d *decoder) {
+	compileExport(pb, d)
 	pb.paramType = newParamStruct(pb.Parameters)
 	d.schema = pb.schema
 	d.sections = map[string]bool{Baseline: true}
@@ -431,4 +432,32 @@ func (d *decoder) orderConditions(all []*Condition, byName map[string]*Condition
 		}
 	}
 	return order
+}
+
+// compileExport checks that every exported fact is a number (or a bool,
+// exported as 0 or 1): a metric has no other value.
+func compileExport(pb *Playbook, d *decoder) {
+	types := map[string]string{}
+	var paths []string
+	for _, f := range pb.schema.Facts() {
+		types[f.Path] = f.Type
+		paths = append(paths, f.Path)
+	}
+	seen := map[string]bool{}
+	for i, path := range pb.Export {
+		n := pb.exportNodes[i]
+		switch typ, ok := types[path]; {
+		case !ok:
+			msg := fmt.Sprintf("unknown fact %q", path)
+			if s := Suggest(path, paths); s != "" {
+				msg += fmt.Sprintf("; did you mean %q?", s)
+			}
+			d.errAt(n, "export", "%s (see `diagnose facts`)", msg)
+		case typ != "int" && typ != "float" && typ != "bool":
+			d.errAt(n, "export", "fact %q is a %s: only numbers and bools are metrics", path, typ)
+		case seen[path]:
+			d.errAt(n, "export", "fact %q is exported twice", path)
+		}
+		seen[path] = true
+	}
 }

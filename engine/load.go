@@ -244,7 +244,7 @@ func (d *decoder) required(fields map[string]*yaml.Node, parent *yaml.Node, wher
 
 func (d *decoder) playbook(root *yaml.Node) *Playbook {
 	pb := &Playbook{}
-	f := d.fields(root, "", "name", "description", "parameters", "classes", "conditions", "rules")
+	f := d.fields(root, "", "name", "description", "parameters", "classes", "conditions", "rules", "export")
 	if root.Kind != yaml.MappingNode {
 		return pb
 	}
@@ -258,6 +258,7 @@ func (d *decoder) playbook(root *yaml.Node) *Playbook {
 	pb.Classes = d.classes(f["classes"])
 	pb.Conditions = d.conditions(f["conditions"])
 	pb.Rules = d.rules(f["rules"], pb.Classes)
+	pb.Export, pb.exportNodes = d.strList(f["export"], "export", "export")
 	return pb
 }
 

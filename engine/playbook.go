@@ -34,12 +34,16 @@ type Playbook struct {
 	Classes    []string
 	Conditions []*Condition
 	Rules      []*Rule
+	// Export are the numeric facts a metrics output carries (--format
+	// prometheus, diagnose serve), by path.
+	Export []string
 	// Source is the YAML it was loaded from.
 	Source []byte
 
-	schema    *Schema
-	paramType paramStruct
-	order     []*Condition // conditions in dependency order
+	schema      *Schema
+	paramType   paramStruct
+	order       []*Condition // conditions in dependency order
+	exportNodes []*yaml.Node
 }
 
 // Parameter is a typed input of a playbook; each becomes a CLI flag.
@@ -114,6 +118,22 @@ func (p *Playbook) ReadPaths() []string {
 	}
 	for _, r := range p.Rules {
 		add(r.ReadsAll())
+	}
+	add(p.Export)
+	return out
+}
+
+// Exported describes the facts the playbook exports, in its order.
+func (p *Playbook) Exported() []Fact {
+	byPath := map[string]Fact{}
+	for _, f := range p.schema.Facts() {
+		byPath[f.Path] = f
+	}
+	var out []Fact
+	for _, path := range p.Export {
+		if f, ok := byPath[path]; ok {
+			out = append(out, f)
+		}
 	}
 	return out
 }

@@ -208,24 +208,13 @@ func score(c Change) float64 {
 func round(x float64) float64 { return math.Round(x*1000) / 1000 }
 
 // numbers flattens the numeric facts of the wanted sections of a facts
-// struct by path ("cpu.idle_pct", "disks.busiest.util_pct"); lists are left
-// out.
+// struct by path ("cpu.idle_pct", "disks.busiest.util_pct"); lists and
+// bools are left out.
 func numbers(facts any, sections map[string]bool) map[string]float64 {
 	out := map[string]float64{}
 	v := reflect.ValueOf(facts)
 	if v.Kind() != reflect.Struct {
 		return out
-	}
-	var walk func(prefix string, v any)
-	walk = func(prefix string, v any) {
-		switch x := v.(type) {
-		case float64:
-			out[prefix] = x
-		case map[string]any:
-			for k, e := range x {
-				walk(prefix+"."+k, e)
-			}
-		}
 	}
 	for i := 0; i < v.NumField(); i++ {
 		name := v.Type().Field(i).Tag.Get("json")
@@ -238,8 +227,31 @@ func numbers(facts any, sections map[string]bool) map[string]float64 {
 		}
 		var tree any
 		if json.Unmarshal(raw, &tree) == nil {
-			walk(name, tree)
+			flatten(name, tree, func(path string, x float64, isBool bool) {
+				if !isBool {
+					out[path] = x
+				}
+			})
 		}
 	}
 	return out
+}
+
+// flatten calls each with every number and bool (as 0 or 1) of a decoded
+// JSON tree, by path; lists are left out.
+func flatten(prefix string, v any, each func(path string, x float64, isBool bool)) {
+	switch x := v.(type) {
+	case float64:
+		each(prefix, x, false)
+	case bool:
+		b := 0.0
+		if x {
+			b = 1
+		}
+		each(prefix, b, true)
+	case map[string]any:
+		for k, e := range x {
+			flatten(prefix+"."+k, e, each)
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"time"
 
 	"github.com/diagnose-sh/diagnose/engine"
 )
@@ -27,6 +28,8 @@ type Run struct {
 	Overlay  string // the overlay file applied, if any
 	// Baseline is what the run was compared with (--baseline), nil for none.
 	Baseline *BaselineRun
+	// At is when the facts were gathered.
+	At time.Time
 }
 
 // Build assembles the report of a playbook's result: the verdict, the
@@ -40,7 +43,10 @@ func Build(pb *engine.Playbook, res engine.Result, run Run) Report {
 		WindowSeconds: run.WindowSeconds, WindowRequestedSeconds: run.WindowRequestedSeconds,
 		Verdict: res.Verdict, Findings: res.Findings, Unknown: res.Unknown, Skipped: res.Skipped,
 		Probes: relatedStatuses(pb, run.Statuses), Facts: sectionFacts(pb, run.Facts),
-		Notes: append([]string{}, run.Notes...), Rules: RulesOf(pb),
+		Notes: append([]string{}, run.Notes...), Rules: RulesOf(pb), At: run.At,
+	}
+	for _, f := range pb.Exported() {
+		r.Exports = append(r.Exports, Export{Path: f.Path, Doc: f.Meaning})
 	}
 	if b := run.Baseline; b != nil {
 		current := engine.Missing{}

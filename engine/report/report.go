@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/diagnose-sh/diagnose/engine"
 )
@@ -47,6 +48,10 @@ type Report struct {
 
 	// Rules describes the playbook's rules for formats that list them (SARIF, JUnit).
 	Rules []RuleInfo `json:"-"`
+	// Exports are the facts the playbook exports as metrics (prometheus).
+	Exports []Export `json:"-"`
+	// At is when the facts were gathered (prometheus).
+	At time.Time `json:"-"`
 }
 
 // RuleInfo is what SARIF and JUnit need to know of a rule.
@@ -108,11 +113,12 @@ type TestWriter func(w io.Writer, r TestReport, st Style) error
 
 // Formats lists the formats of run reports, by name.
 var Formats = map[string]Writer{
-	"text":     Text,
-	"json":     func(w io.Writer, r Report, _ Style) error { return JSON(w, r) },
-	"markdown": func(w io.Writer, r Report, _ Style) error { return Markdown(w, r) },
-	"junit":    func(w io.Writer, r Report, _ Style) error { return JUnit(w, r) },
-	"sarif":    func(w io.Writer, r Report, _ Style) error { return SARIF(w, r) },
+	"text":       Text,
+	"json":       func(w io.Writer, r Report, _ Style) error { return JSON(w, r) },
+	"markdown":   func(w io.Writer, r Report, _ Style) error { return Markdown(w, r) },
+	"junit":      func(w io.Writer, r Report, _ Style) error { return JUnit(w, r) },
+	"sarif":      func(w io.Writer, r Report, _ Style) error { return SARIF(w, r) },
+	"prometheus": func(w io.Writer, r Report, _ Style) error { return Prometheus(w, r) },
 }
 
 // TestFormats lists the formats of test reports, by name.

@@ -104,7 +104,7 @@ func (e *env) gather(pb *engine.Playbook, sf *sampleFlags, rf *reportFlags, give
 			return run, err
 		}
 		run.Facts, run.Statuses = snap.Facts, statusReport(snap.Status)
-		run.Source = "snapshot:" + rf.snapshot
+		run.Source, run.At = "snapshot:"+rf.snapshot, snap.CollectedAt
 		run.CollectedAt = snap.CollectedAt.UTC().Format(timeFormat)
 		run.WindowSeconds = snap.WindowSeconds
 		return run, nil
@@ -132,7 +132,7 @@ func (e *env) gather(pb *engine.Playbook, sf *sampleFlags, rf *reportFlags, give
 	}
 	s := e.sample(sf, target, pb.Sections())
 	run.Facts, run.Statuses = s.facts, statusReport(s.statuses)
-	run.Source = "live"
+	run.Source, run.At = "live", time.Now()
 	run.WindowSeconds = s.window.Seconds()
 	if s.cut || s.interrupted {
 		run.WindowRequestedSeconds = sf.window.Seconds()
