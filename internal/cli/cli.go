@@ -158,7 +158,7 @@ throttling, or nothing wrong) with its evidence and the next commands to run.`,
 
 	e.schema.ReserveFlags(reservedFlags()...)
 	root.AddCommand(e.runCmd(pre), e.listCmd(), e.validateCmd(), e.factsCmd(), e.collectCmd(),
-		e.diffCmd(), e.testCmd(), e.schemaCmd(), versionCmd())
+		e.diffCmd(), e.serveCmd(), e.testCmd(), e.schemaCmd(), versionCmd())
 	for _, c := range root.Commands() {
 		c.GroupID = groupCommands
 	}

@@ -386,7 +386,7 @@ func readDir(p string, noFollow bool) ([]os.DirEntry, error) {
 // (what Resolve reads first, so a found Cgroup resolves), else cpu, pids;
 // then the unified one (at /sys/fs/cgroup if mounted twice); else any.
 func containerMount(h probe.Host) (mount, bool, error) {
-	b, err := h.ReadFile("proc", "self", "mountinfo")
+	b, err := h.Mountinfo()
 	if errors.Is(err, fs.ErrNotExist) {
 		return mount{}, false, nil
 	}

@@ -215,7 +215,7 @@ func dirIn(m mount, hp string) (string, error) {
 // the calling process's own (/proc/self/cgroup).
 func Resolve(h probe.Host, t probe.Target) (Location, error) {
 	var mounts []mount
-	if b, err := h.ReadFile("proc", "self", "mountinfo"); err == nil {
+	if b, err := h.Mountinfo(); err == nil {
 		ms, err := parseMountinfo(b)
 		if err != nil {
 			return Location{}, err

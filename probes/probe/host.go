@@ -94,6 +94,19 @@ func (h Host) ReadFile(elem ...string) ([]byte, error) {
 	return b, nil
 }
 
+// Mountinfo reads the mount table that the root's paths are in: under a
+// --root (a host's filesystem mounted in a container, its processes seen
+// with hostPID) the host's init's (/proc/1/mountinfo), whose mount points
+// are the host's; else diagnose's own (/proc/self/mountinfo).
+func (h Host) Mountinfo() ([]byte, error) {
+	if h.root() != "/" {
+		if b, err := h.ReadFile("proc", "1", "mountinfo"); err == nil {
+			return b, nil
+		}
+	}
+	return h.ReadFile("proc", "self", "mountinfo")
+}
+
 // ErrNotRegular is a FIFO, a device or a socket where a file was expected:
 // reading it could block forever or never end.
 var ErrNotRegular = errors.New("not a regular file (a FIFO, device or socket)")
