@@ -23,17 +23,19 @@ deps:
 # The whole suite, live workload tests included (they need root; they skip
 # without it). It ends with every test skipped for a reason of this machine.
 test: deps
-	@log=$$(mktemp); DIAGNOSE_SKIP_LOG=$$log $(GO) test -count=1 ./...; code=$$?; \
+	@log=$$(mktemp); DIAGNOSE_SKIP_LOG=$$log $(GO) test -count=1 ./... && (cd deploy && $(GO) test -count=1 ./...); code=$$?; \
 	if [ -s $$log ]; then echo "skipped for this machine ($$(wc -l <$$log)):"; sort $$log | sed 's/^/  /'; \
 	else echo "no test skipped for this machine"; fi; rm -f $$log; exit $$code
 
 # Without the live workload tests.
 test-short:
 	DIAGNOSE_SKIP_LIVE=1 $(GO) test -count=1 ./...
+	cd deploy && $(GO) test -count=1 ./...
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	cd deploy && $(GO) vet ./...
 
 # The race detector over every package, without the live workload tests.
 race:

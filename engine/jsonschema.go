@@ -43,6 +43,7 @@ func JSONSchemas() map[string]any {
 		"classes":     map[string]any{"type": "array", "items": ident, "minItems": 1, "description": "the classes rules use, in tie-break order"},
 		"conditions":  map[string]any{"type": "object", "additionalProperties": map[string]any{"type": "string"}, "propertyNames": ident},
 		"rules":       map[string]any{"type": "array", "items": rule},
+		"export":      map[string]any{"type": "array", "items": map[string]any{"type": "string"}, "description": "numeric facts that --format prometheus and diagnose serve carry as metrics (diagnose facts lists them)"},
 	})
 	playbook["$schema"] = "http://json-schema.org/draft-07/schema#"
 	playbook["$id"] = "https://diagnose.sh/schema/playbook.json"

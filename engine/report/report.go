@@ -131,9 +131,15 @@ var TestFormats = map[string]TestWriter{
 }
 
 // FormatNames lists the format names, sorted.
-func FormatNames() []string {
-	names := make([]string, 0, len(Formats))
-	for n := range Formats {
+func FormatNames() []string { return Names(Formats) }
+
+// TestFormatNames lists the formats of test reports, sorted.
+func TestFormatNames() []string { return Names(TestFormats) }
+
+// Names lists a format map's names, sorted.
+func Names[W any](formats map[string]W) []string {
+	names := make([]string, 0, len(formats))
+	for n := range formats {
 		names = append(names, n)
 	}
 	sort.Strings(names)

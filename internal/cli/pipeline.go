@@ -26,7 +26,7 @@ func (e *env) runPlaybook(pb *engine.Playbook, sf *sampleFlags, rf *reportFlags,
 	if err := sf.check(); err != nil {
 		return err
 	}
-	outs, err := parseOutputs(rf.outputs)
+	outs, err := parseOutputs(rf.outputs, report.FormatNames())
 	if err != nil {
 		return err
 	}
