@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 
@@ -29,9 +30,16 @@ func Prometheus(w io.Writer, r Report) error {
 // Metrics are a run as Prometheus metrics (docs/metrics.md): the verdict,
 // one series per finding, unknown and skipped rule, counts by severity, the
 // probes' states, the run's time and window, and the facts the playbook
-// exports, in base units. Every series has the playbook's label.
+// exports, in base units. Every series has the playbook's label, and the
+// target's (pid, container, pod, namespace, cgroup) when the run has one.
 func Metrics(r Report) []*dto.MetricFamily {
 	m := metrics{playbook: r.Playbook}
+	// The target, when the run has one: series of several runs stay apart.
+	for _, name := range []string{"pid", "container", "pod", "namespace", "cgroup"} {
+		if v := fmt.Sprint(r.Parameters[name]); r.Parameters[name] != nil && v != "" && v != "0" {
+			m.target = append(m.target, name, v)
+		}
+	}
 	m.gauge("diagnose_verdict", "the run's verdict: 1 for its class (none, inconclusive or a class) and severity",
 		1, "class", r.Verdict.Class, "severity", r.Verdict.Severity)
 	counts := map[string]float64{"info": 0, "warning": 0, "critical": 0}
@@ -73,6 +81,7 @@ func Metrics(r Report) []*dto.MetricFamily {
 // metrics collects gauge families by name, in the order first seen.
 type metrics struct {
 	playbook string
+	target   []string // label pairs naming the run's target
 	order    []string
 	byName   map[string]*dto.MetricFamily
 }
@@ -88,6 +97,7 @@ func (m *metrics) gauge(name, help string, v float64, labels ...string) {
 		m.order = append(m.order, name)
 	}
 	pairs := []*dto.LabelPair{{Name: proto.String("playbook"), Value: proto.String(m.playbook)}}
+	labels = append(slices.Clip(labels), m.target...)
 	for i := 0; i+1 < len(labels); i += 2 {
 		pairs = append(pairs, &dto.LabelPair{Name: proto.String(labels[i]), Value: proto.String(clean(labels[i+1]))})
 	}
