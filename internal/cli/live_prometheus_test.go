@@ -170,3 +170,38 @@ func TestPromtoolRules(t *testing.T) {
 		}
 	}
 }
+
+// Probes that fail are metrics, not a dead server: under an empty --root
+// every probe is unavailable, and serve keeps serving that.
+func TestServeReportsFailingProbes(t *testing.T) {
+	root := t.TempDir()
+	os.Mkdir(filepath.Join(root, "proc"), 0o755)
+	addr := freeAddr(t)
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	done := make(chan int, 1)
+	go func() {
+		done <- MainContext(ctx, []string{"serve", "--listen", addr, "--interval", "1s", "--duration", "100ms", "--root", root},
+			strings.NewReader(""), io.Discard, io.Discard)
+	}()
+	body := poll(t, "http://"+addr+"/metrics", 15*time.Second, func(b string) bool { return strings.Contains(b, "diagnose_probe_ok{") })
+	for _, want := range []string{`diagnose_probe_ok{playbook="system",probe="cpu"} 0`, `diagnose_playbook_up{error="",playbook="system"} 1`, "diagnose_verdict{"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics has no %q", want)
+		}
+	}
+	time.Sleep(1500 * time.Millisecond) // another evaluation: still serving
+	poll(t, "http://"+addr+"/healthz", 5*time.Second, func(b string) bool { return strings.TrimSpace(b) == "ok" })
+	stop()
+	if code := <-done; code != 0 {
+		t.Errorf("exit %d", code)
+	}
+}
+
+// A playbook that needs a parameter cannot be served: exit 2 at start.
+func TestServeRefusesParameterisedPlaybooks(t *testing.T) {
+	code, _, stderr := runCLI(t, "serve", "--listen", freeAddr(t), "--playbook", "slow-app")
+	if code != exitUsage || !strings.Contains(stderr, "--playbook slow-app needs --pid") {
+		t.Errorf("exit %d: %s", code, stderr)
+	}
+}
