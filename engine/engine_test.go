@@ -239,3 +239,15 @@ func TestReadHeader(t *testing.T) {
 		t.Error("a bad name passed the header")
 	}
 }
+
+// A playbook that reads no facts needs no probe: its sections are an
+// empty list, not nil (which probes.Select takes as every probe).
+func TestSectionsOfAPlaybookReadingNothing(t *testing.T) {
+	pb, err := Load("nothing.yaml", []byte("name: nothing\nclasses: [cpu]\nrules:\n  - {id: always, class: cpu, severity: info, when: 'true', evidence: always, explain: always}\n"), testSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := pb.Sections(); s == nil || len(s) != 0 {
+		t.Errorf("sections %#v", s)
+	}
+}

@@ -96,7 +96,7 @@ func (r *Rule) Reads() []string { return r.reads }
 // rules, evidence, next steps): the only probes a run needs.
 func (p *Playbook) Sections() []string {
 	seen := map[string]bool{}
-	var out []string
+	out := []string{} // never nil: a playbook that reads nothing needs no probe (probes.Select(nil) is all)
 	for _, path := range p.ReadPaths() {
 		if isBaseline(path) {
 			continue // from the baseline snapshot, not gathered
