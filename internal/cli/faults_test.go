@@ -746,3 +746,30 @@ func TestLiveInterruptStopsStrace(t *testing.T) {
 		t.Errorf("no note of the interrupt: %s", notes)
 	}
 }
+
+// --timeout ends strace too: when the run stops at its deadline, the
+// target is no longer traced (strace had its own, longer, timeout).
+func TestLiveTimeoutStopsStrace(t *testing.T) {
+	probetest.Live(t)
+	probetest.Need(t, "strace", "timeout")
+	bin := buildBinary(t)
+	target := probetest.Start(t, "sleep", "600")
+	pid := target.Process.Pid
+	cmd := exec.Command(bin, "slow-app", "--pid", strconv.Itoa(pid), "--strace", "--duration", "1s", "--timeout", "1500ms", "--format", "json")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	began := time.Now()
+	err := cmd.Run()
+	took := time.Since(began)
+	if _, ok := err.(*exec.ExitError); err != nil && !ok {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if !strings.Contains(string(b), "TracerPid:\t0\n") {
+		t.Errorf("after a run cut at --timeout 1.5s (it took %s), the target is still traced:\n%s", took.Round(time.Millisecond), b)
+	}
+	if took > 4*time.Second {
+		t.Errorf("the run took %s with --timeout 1.5s", took.Round(time.Millisecond))
+	}
+}

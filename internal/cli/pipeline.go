@@ -309,12 +309,13 @@ func (s sampled) cutNote(sf *sampleFlags) string {
 func (e *env) sample(sf *sampleFlags, target probe.Target, sections []string) sampled {
 	ctx, cancel := context.WithTimeout(e.ctx, sf.timeout)
 	defer cancel()
-	// Helpers (strace, jcmd) run under the probes' own deadlines; an
-	// interrupt kills them too (their whole process group).
+	// Helpers (strace, jcmd) run under the probes' own deadlines, and the
+	// run's: --timeout and an interrupt kill them too (their whole process
+	// group), so nothing stays attached once diagnose has reported.
 	run := func(hctx context.Context, name string, args ...string) ([]byte, error) {
 		hctx, stop := context.WithCancel(hctx)
 		defer stop()
-		defer context.AfterFunc(e.ctx, stop)()
+		defer context.AfterFunc(ctx, stop)()
 		return probe.ExecRunner(hctx, name, args...)
 	}
 	started := time.Now()
