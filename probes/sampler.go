@@ -63,7 +63,9 @@ func (s Sampler) Run(ctx context.Context, chosen []Probe) (Facts, probe.Statuses
 			}()
 			r := p.reader(s.Target, s.Options)
 			s.drive(ctx, r, p.Interval, end)
-			v, st := r.Finish()
+			h := s.Host
+			h.Now = s.Clock.Now()
+			v, st := probe.Complete(ctx, r, h)
 			results <- result{i, v, st}
 		}()
 	}

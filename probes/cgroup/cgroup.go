@@ -17,6 +17,7 @@
 package cgroup
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -178,10 +179,10 @@ type reader struct {
 	locErr   error
 	first    *reading
 	last     *reading
-	// host is the last reading's: the member processes are listed once,
-	// in Finish, since only their state at the end is reported (a member
-	// list of the root cgroup is every process on the machine).
-	host probe.Host
+	// procs are the member processes, listed once after the window
+	// (AfterWindow), since only their state at the end is reported (a
+	// member list of the root cgroup is every process on the machine).
+	procs procReading
 }
 
 type reading struct {
@@ -211,6 +212,7 @@ type procReading struct {
 	count int
 	list  []Process
 	err   error
+	read  bool // AfterWindow ran
 }
 
 func (r *reader) Read(h probe.Host) {
@@ -224,11 +226,18 @@ func (r *reader) Read(h probe.Host) {
 		rd.mem = readMemory(h, r.loc)
 		rd.cpu = readCPU(h, r.loc)
 	}
-	r.host = h
 	if r.first == nil {
 		r.first = rd
 	}
 	r.last = rd
+}
+
+// AfterWindow lists the cgroup's processes as the window leaves them.
+func (r *reader) AfterWindow(_ context.Context, h probe.Host) {
+	if r.last != nil {
+		r.procs = readProcs(h, r.loc, r.target)
+		r.procs.read = true
+	}
 }
 
 func (r *reader) Finish() (any, probe.Statuses) {
@@ -337,7 +346,10 @@ func (r *reader) Finish() (any, probe.Statuses) {
 		}
 	}
 
-	p := readProcs(r.host, r.loc, r.target)
+	p := r.procs
+	if !p.read {
+		p.err = errCut
+	}
 	if p.err != nil {
 		s := statusFor(p.err, "cgroup processes")
 		for _, k := range []string{"process_count", "processes", "largest", "unkillable_count", "unkillable"} {
@@ -368,11 +380,14 @@ const (
 	maxDirs   = 1024
 )
 
+// errCut is the process list the run's deadline left no time for.
+var errCut = errors.New(probe.CutByTimeout)
+
 // errNotApplicable marks a fact this cgroup version does not have.
 var errNotApplicable = errors.New("not available in this cgroup version")
 
 func statusFor(err error, what string) probe.Status {
-	if errors.Is(err, errNotApplicable) {
+	if errors.Is(err, errNotApplicable) || errors.Is(err, errCut) {
 		return probe.Status{State: probe.Unavailable, Reason: err.Error()}
 	}
 	return probe.StatusOf(err, what)

@@ -1,6 +1,7 @@
 package cgroup
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -254,7 +255,7 @@ func TestLiveOwnCgroup(t *testing.T) {
 	for time.Now().Before(busy) {
 	}
 	r.Read(probe.Host{Root: "/", Now: time.Now()})
-	v, st := r.Finish()
+	v, st := probe.Complete(context.Background(), r, probe.Host{Root: "/", Now: time.Now()})
 	f := v.(Facts)
 	if st[""].State != probe.OK || f.Version == 0 || f.Path == "" {
 		t.Fatalf("%+v %+v", st[""], f)

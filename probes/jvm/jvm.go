@@ -143,7 +143,8 @@ func New(t probe.Target, o probe.Options) probe.Reader { return &reader{target: 
 type reader struct {
 	target probe.Target
 	jcmd   bool // --jcmd: attaching is allowed
-	done   bool
+	read   bool // the window had a reading
+	done   bool // the JVMs were inspected, after the window
 	err    error
 	jvms   []JVM
 	notes  []error
@@ -157,8 +158,14 @@ const (
 	fitThreshold = 0.90
 )
 
-func (r *reader) Read(h probe.Host) {
-	if r.done {
+// Read only notes the window: the JVMs are inspected once, after it, where
+// jcmd may attach without disturbing what the other probes sample.
+func (r *reader) Read(probe.Host) { r.read = true }
+
+// AfterWindow inspects the target cgroup's JVMs (jcmd, with --jcmd, under
+// the run's deadline).
+func (r *reader) AfterWindow(ctx context.Context, h probe.Host) {
+	if !r.read || r.done {
 		return
 	}
 	r.done = true
@@ -196,7 +203,7 @@ func (r *reader) Read(h probe.Host) {
 		if err != nil || !ok {
 			continue
 		}
-		budget(h, r.jcmd, &j, groups, loc.Version, limit, limited, host.mem, cpus, &attached)
+		budget(ctx, h, r.jcmd, &j, groups, loc.Version, limit, limited, host.mem, cpus, &attached)
 		r.jvms = append(r.jvms, j)
 	}
 }
@@ -376,7 +383,7 @@ func understandsV2(v string) bool {
 }
 
 // budget computes heap and footprint, attaching with jcmd when allowed.
-func budget(h probe.Host, allowJCMD bool, j *JVM, groups []source, version int, limit uint64, limited bool, hostMem uint64, cpus int, attached *int) {
+func budget(ctx context.Context, h probe.Host, allowJCMD bool, j *JVM, groups []source, version int, limit uint64, limited bool, hostMem uint64, cpus int, attached *int) {
 	var measuredFlags []string
 	var nm nmt
 	measured := false
@@ -392,8 +399,8 @@ func budget(h probe.Host, allowJCMD bool, j *JVM, groups []source, version int, 
 		j.MeasureNote = fmt.Sprintf("only %d JVMs are attached to per run: footprint estimated from flags", maxAttach)
 	default:
 		*attached++
-		ctx, cancel := context.WithTimeout(context.Background(), jcmdTimeout)
-		out, err := h.Run(ctx, "jcmd", strconv.Itoa(j.PID), "VM.flags")
+		flagsCtx, cancel := context.WithTimeout(ctx, jcmdTimeout)
+		out, err := h.Run(flagsCtx, "jcmd", strconv.Itoa(j.PID), "VM.flags")
 		cancel()
 		if err == nil {
 			measuredFlags, err = parseVMFlags(out)
@@ -404,8 +411,8 @@ func budget(h probe.Host, allowJCMD bool, j *JVM, groups []source, version int, 
 		}
 		all := append(append([]source{}, groups...), source{"jcmd VM.flags", measuredFlags})
 		if mo, _ := parseOptions(all); mo.nmt == "summary" || mo.nmt == "detail" {
-			ctx, cancel := context.WithTimeout(context.Background(), jcmdTimeout)
-			out, err := h.Run(ctx, "jcmd", strconv.Itoa(j.PID), "VM.native_memory", "summary")
+			nmtCtx, cancel := context.WithTimeout(ctx, jcmdTimeout)
+			out, err := h.Run(nmtCtx, "jcmd", strconv.Itoa(j.PID), "VM.native_memory", "summary")
 			cancel()
 			if err == nil {
 				nm, err = parseNMT(out)
@@ -589,8 +596,12 @@ func firstLine(out []byte, err error) string {
 func (r *reader) Finish() (any, probe.Statuses) {
 	var f Facts
 	st := probe.Statuses{}
-	if !r.done {
+	switch {
+	case !r.read:
 		st[""] = probe.Status{State: probe.Error, Reason: "no reading taken"}
+		return f, st
+	case !r.done:
+		st[""] = probe.Status{State: probe.Unavailable, Reason: probe.CutByTimeout, Fix: "raise --timeout"}
 		return f, st
 	}
 	if r.err != nil {

@@ -215,8 +215,9 @@ func TestFixtures(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			root := probetest.Fixture(t, tt.scenario, "t0")
 			r := New(tt.target, probe.Options{JCMD: tt.run != nil})
-			r.Read(probe.Host{Root: root, Now: time.Unix(0, 0), Run: tt.run})
-			v, st := r.Finish()
+			h := probe.Host{Root: root, Now: time.Unix(0, 0), Run: tt.run}
+			r.Read(h)
+			v, st := probe.Complete(context.Background(), r, h)
 			if st[""].State != probe.OK {
 				t.Fatalf("status %+v", st)
 			}
@@ -276,8 +277,9 @@ func TestLiveJVMFlagsFromEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := New(probe.Target{PID: cmd.Process.Pid}, probe.Options{JCMD: true})
-	r.Read(probe.Host{Root: "/", Now: time.Now(), Run: probe.ExecRunner})
-	v, st := r.Finish()
+	h := probe.Host{Root: "/", Now: time.Now(), Run: probe.ExecRunner}
+	r.Read(h)
+	v, st := probe.Complete(context.Background(), r, h)
 	f := v.(Facts)
 	var j JVM
 	for _, x := range f.JVMs {
@@ -311,8 +313,9 @@ func TestBudgetFromHSPerfData(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(dir, "4242"), perf, 0o644) // no NSpid line: the host PID
 	r := New(probe.Target{PID: 4242}, probe.Options{})
-	r.Read(probe.Host{Root: root, Now: time.Unix(0, 0)})
-	v, st := r.Finish()
+	h := probe.Host{Root: root, Now: time.Unix(0, 0)}
+	r.Read(h)
+	v, st := probe.Complete(context.Background(), r, h)
 	m := v.(Facts).Main
 	if st[""].State != probe.OK || !m.PerfData || !m.HeapMeasured {
 		t.Fatalf("status %v, facts %+v", st, m)

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"context"
 	"fmt"
 	"time"
 )
@@ -54,6 +55,15 @@ func (g *group) NextRead() time.Time {
 		}
 	}
 	return next
+}
+
+// AfterWindow runs the members' after-window phase (probe.AfterWindow).
+func (g *group) AfterWindow(ctx context.Context, h Host) {
+	for _, r := range g.readers {
+		if a, ok := r.(AfterWindow); ok && ctx.Err() == nil {
+			a.AfterWindow(ctx, h)
+		}
+	}
 }
 
 func (g *group) Finish() (any, Statuses) {

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -42,6 +43,30 @@ type Reader interface {
 	Read(h Host)
 	Finish() (any, Statuses)
 }
+
+// AfterWindow is a Reader with work right after the window and before
+// Finish: running helper programs (strace, jcmd; never during the window,
+// where they would disturb what is sampled) or listing what the last
+// reading points at. ctx is the run's: it ends at --timeout or an interrupt,
+// and the programs started under it are killed with it. When the run ended
+// first, the phase is not called and Finish says what was cut. Finish then
+// only computes.
+type AfterWindow interface {
+	AfterWindow(ctx context.Context, h Host)
+}
+
+// Complete ends a reader's run: its after-window phase, unless ctx has
+// ended, then Finish. h is the host of the phase (its Now: the window's end).
+func Complete(ctx context.Context, r Reader, h Host) (any, Statuses) {
+	if a, ok := r.(AfterWindow); ok && ctx.Err() == nil {
+		a.AfterWindow(ctx, h)
+	}
+	return r.Finish()
+}
+
+// CutByTimeout is the reason of a fact whose after-window work the run's
+// deadline left no time for.
+const CutByTimeout = "the run's deadline (--timeout) or an interrupt came before this could be read after the window"
 
 // Pacer is a Reader whose reading rate adapts (the thread sampler reads a
 // 200-thread process every 100 ms, not every 10 ms): the sampler waits

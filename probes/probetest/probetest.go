@@ -4,6 +4,7 @@
 package probetest
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -53,13 +54,16 @@ func Replay(r probe.Reader, step time.Duration, roots ...string) (any, probe.Sta
 }
 
 // ReplayAt drives r over readings taken at the given offsets from a fixed
-// start, and returns Finish's result.
+// start, then its after-window phase on the last, and returns Finish's
+// result.
 func ReplayAt(r probe.Reader, roots []string, at []time.Duration) (any, probe.Statuses) {
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	var h probe.Host
 	for i, root := range roots {
-		r.Read(probe.Host{Root: root, Now: t0.Add(at[i])})
+		h = probe.Host{Root: root, Now: t0.Add(at[i])}
+		r.Read(h)
 	}
-	return r.Finish()
+	return probe.Complete(context.Background(), r, h)
 }
 
 // ReplayFixture replays readings of a system scenario (t0, t1, …) one

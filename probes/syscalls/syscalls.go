@@ -94,6 +94,8 @@ type reader struct {
 	fileErr     error
 	file        summary
 	fileOK      bool
+	outputs     []chunkResult // strace's, after the window
+	traced      bool          // AfterWindow ran strace
 }
 
 // chunkResult is one strace run's output.
@@ -133,9 +135,17 @@ func (r *reader) traceDuration() time.Duration {
 	return min(max(r.last.Sub(r.first), minTrace), maxTrace)
 }
 
+// AfterWindow attaches strace for as long as the window was (--strace):
+// never during the window, whose samples it would slow down.
+func (r *reader) AfterWindow(ctx context.Context, _ probe.Host) {
+	if r.opts.Strace && r.opts.StraceFile == "" && r.pid > 0 && r.started && r.run != nil {
+		r.outputs, r.traced = []chunkResult{r.trace(ctx, r.traceDuration())}, true
+	}
+}
+
 // trace attaches strace for d and returns its output.
-func (r *reader) trace(d time.Duration) chunkResult {
-	ctx, cancel := context.WithTimeout(context.Background(), d+5*time.Second)
+func (r *reader) trace(ctx context.Context, d time.Duration) chunkResult {
+	ctx, cancel := context.WithTimeout(ctx, d+5*time.Second)
 	defer cancel()
 	start := time.Now()
 	secs := strconv.FormatFloat(d.Seconds(), 'f', 3, 64)
@@ -215,8 +225,11 @@ func (r *reader) Finish() (any, probe.Statuses) {
 	case !r.started || r.run == nil:
 		st[""] = probe.Status{State: probe.Unavailable, Reason: "programs cannot be run here, so strace cannot attach"}
 		return Facts{}, st
+	case !r.traced:
+		st[""] = probe.Status{State: probe.Unavailable, Reason: probe.CutByTimeout, Fix: "raise --timeout: strace runs after the window, for as long again"}
+		return Facts{}, st
 	}
-	outputs := []chunkResult{r.trace(r.traceDuration())}
+	outputs := r.outputs
 	var merged summary
 	var traced time.Duration
 	var lastErr error

@@ -124,7 +124,7 @@ func FuzzParseSummary(f *testing.F) {
 func TestNotRequested(t *testing.T) {
 	r := New(probe.Target{PID: 1}, probe.Options{})
 	r.Read(probe.Host{Root: "/", Now: time.Now()})
-	_, st := r.Finish()
+	_, st := probe.Complete(context.Background(), r, probe.Host{})
 	if st[""].State != probe.Unavailable || st[""].Reason != NotRequested {
 		t.Fatalf("status %+v", st[""])
 	}
@@ -133,7 +133,7 @@ func TestNotRequested(t *testing.T) {
 func TestStraceFile(t *testing.T) {
 	r := New(probe.Target{PID: 1}, probe.Options{StraceFile: straceFile(t, "java_monitor_cw.txt")})
 	r.Read(probe.Host{Root: "/"})
-	got, st := r.Finish()
+	got, st := probe.Complete(context.Background(), r, probe.Host{})
 	if st[""].State != probe.OK {
 		t.Fatalf("status %+v", st[""])
 	}
@@ -141,12 +141,12 @@ func TestStraceFile(t *testing.T) {
 
 	r = New(probe.Target{PID: 1}, probe.Options{StraceFile: straceFile(t, "garbled.txt")})
 	r.Read(probe.Host{Root: "/"})
-	if _, st := r.Finish(); st[""].State != probe.Error {
+	if _, st := probe.Complete(context.Background(), r, probe.Host{}); st[""].State != probe.Error {
 		t.Fatalf("garbled file: status %+v", st[""])
 	}
 	r = New(probe.Target{PID: 1}, probe.Options{StraceFile: straceFile(t, "no-such-file")})
 	r.Read(probe.Host{Root: "/"})
-	if _, st := r.Finish(); st[""].State != probe.Unavailable {
+	if _, st := probe.Complete(context.Background(), r, probe.Host{}); st[""].State != probe.Unavailable {
 		t.Fatalf("missing file: status %+v", st[""])
 	}
 }
@@ -179,7 +179,7 @@ func TestStraceAfterWindow(t *testing.T) {
 		t.Fatal("strace attached during the window")
 	}
 	r.Read(probe.Host{Root: "/", Now: t0.Add(2500 * time.Millisecond), Run: run})
-	got, st := r.Finish()
+	got, st := probe.Complete(context.Background(), r, probe.Host{})
 	if st[""].State != probe.OK {
 		t.Fatalf("status %+v", st[""])
 	}
@@ -203,7 +203,7 @@ func TestStraceAfterWindow(t *testing.T) {
 		r := New(probe.Target{PID: 4242}, probe.Options{Strace: true})
 		r.Read(probe.Host{Now: t0, Run: run})
 		r.Read(probe.Host{Now: t0.Add(tc.window), Run: run})
-		got, st := r.Finish()
+		got, st := probe.Complete(context.Background(), r, probe.Host{})
 		if (*calls)[0][5] != tc.want {
 			t.Errorf("window %v: strace for %s, want %s", tc.window, (*calls)[0][5], tc.want)
 		}
@@ -229,7 +229,7 @@ func TestStraceFailures(t *testing.T) {
 		}
 		r := New(probe.Target{PID: 4242}, probe.Options{Strace: true})
 		r.Read(probe.Host{Root: "/", Run: run})
-		_, st := r.Finish()
+		_, st := probe.Complete(context.Background(), r, probe.Host{})
 		if st[""].State != probe.Unavailable || !strings.Contains(st[""].Reason, tc.reason) {
 			t.Errorf("%q: status %+v", tc.out, st[""])
 		}
@@ -237,7 +237,7 @@ func TestStraceFailures(t *testing.T) {
 	// No runner: cannot attach.
 	r := New(probe.Target{PID: 4242}, probe.Options{Strace: true})
 	r.Read(probe.Host{Root: "/"})
-	if _, st := r.Finish(); st[""].State != probe.Unavailable {
+	if _, st := probe.Complete(context.Background(), r, probe.Host{}); st[""].State != probe.Unavailable {
 		t.Errorf("no runner: %+v", st[""])
 	}
 }
@@ -253,7 +253,7 @@ func TestLiveStrace(t *testing.T) {
 	r.Read(probe.Host{Root: "/", Now: time.Now(), Run: probe.ExecRunner})
 	time.Sleep(1500 * time.Millisecond)
 	r.Read(probe.Host{Root: "/", Now: time.Now(), Run: probe.ExecRunner})
-	got, st := r.Finish()
+	got, st := probe.Complete(context.Background(), r, probe.Host{})
 	if st[""].State != probe.OK {
 		t.Fatalf("status %+v", st[""])
 	}
@@ -261,5 +261,19 @@ func TestLiveStrace(t *testing.T) {
 	t.Logf("strace: top=%s %.1f%% calls=%d traced=%.2fs", f.Top, f.TopPct, f.TotalCalls, f.TracedS)
 	if f.Top != "futex" || f.FutexTimePct < 80 || f.TracedS < 1 {
 		t.Errorf("facts %+v", f)
+	}
+}
+
+// A run whose deadline came before the after-window phase never attaches
+// strace, and says so.
+func TestStraceCutByTimeout(t *testing.T) {
+	run, calls := fakeRun(t, "pthread_mutex_cw.txt")
+	r := New(probe.Target{PID: 4242}, probe.Options{Strace: true})
+	r.Read(probe.Host{Root: "/", Now: time.Now(), Run: run})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, st := probe.Complete(ctx, r, probe.Host{})
+	if len(*calls) != 0 || st[""].State != probe.Unavailable || st[""].Reason != probe.CutByTimeout {
+		t.Errorf("%d strace runs, status %+v", len(*calls), st[""])
 	}
 }

@@ -1,6 +1,7 @@
 package threads
 
 import (
+	"context"
 	"os"
 	"syscall"
 	"testing"
@@ -18,7 +19,7 @@ func sampleFor(r probe.Reader, d time.Duration) (any, probe.Statuses) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	r.Read(probe.Host{Root: "/", Now: time.Now()})
-	return r.Finish()
+	return probe.Complete(context.Background(), r, probe.Host{})
 }
 
 func openFDs(t *testing.T) int {
@@ -91,7 +92,7 @@ func TestLiveKeepsFilesOpen(t *testing.T) {
 	if got := openFDs(t) - before; got != kept && got != kept+1 { // +1: wchan, opened when first needed
 		t.Errorf("%d descriptors after 9 rounds, %d after the first: files reopened", got, kept)
 	}
-	got, _ := r.Finish()
+	got, _ := probe.Complete(context.Background(), r, probe.Host{})
 	if f := got.(Facts); f.IdlePct < 99 || len(f.TopWchans) == 0 || f.TopWchans[0].Name != "hrtimer_nanosleep" {
 		t.Errorf("sleeper: %+v", f)
 	}

@@ -208,6 +208,9 @@ type reader struct {
 
 	firstErr      error
 	ended         bool
+	dump          []byte // jcmd Thread.print's output, after the window
+	dumpErr       error
+	dumped        bool
 	reused        int   // thread-samples that reused a blocked thread's last sample
 	syscallOK     int   // syscall files read
 	syscallFails  int   // syscall files that could not be read
@@ -678,8 +681,20 @@ func isJVM(h probe.Host, pid int) bool {
 	return filepath.Base(argv0) == "java"
 }
 
-// jvmEvidence takes a jcmd thread dump right after the window (never during
-// it: jcmd attaches, and a safepoint pauses every Java thread).
+// AfterWindow takes a jcmd thread dump of a JVM (--jcmd) right after the
+// window, never during it: jcmd attaches, and a safepoint pauses every Java
+// thread.
+func (r *reader) AfterWindow(ctx context.Context, _ probe.Host) {
+	if !r.isJVM || !r.jcmd || r.run == nil || r.ended {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	r.dump, r.dumpErr = r.run(ctx, "jcmd", strconv.Itoa(r.pid), "Thread.print")
+	r.dumped = true
+}
+
+// jvmEvidence reads the thread dump taken after the window.
 func (r *reader) jvmEvidence(f *Facts, st probe.Statuses) {
 	set := func(s probe.Status) {
 		for _, k := range jvmFields {
@@ -697,10 +712,11 @@ func (r *reader) jvmEvidence(f *Facts, st probe.Statuses) {
 	case r.run == nil || r.ended:
 		set(probe.Status{State: probe.Unavailable, Reason: "jcmd cannot be run here (or the process ended)"})
 		return
+	case !r.dumped:
+		set(probe.Status{State: probe.Unavailable, Reason: probe.CutByTimeout, Fix: "raise --timeout"})
+		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	out, err := r.run(ctx, "jcmd", strconv.Itoa(r.pid), "Thread.print")
+	out, err := r.dump, r.dumpErr
 	d, perr := parseThreadDump(out)
 	if perr != nil {
 		reason := strings.TrimSpace(string(out))

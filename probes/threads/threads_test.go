@@ -381,7 +381,7 @@ func TestJcmdEvidence(t *testing.T) {
 			t.Fatal("jcmd ran during the window")
 		}
 	}
-	got, st := r.Finish()
+	got, st := probe.Complete(context.Background(), r, probe.Host{})
 	f := got.(Facts)
 	if len(calls) != 1 || calls[0] != "jcmd "+strconv.Itoa(pid)+" Thread.print" {
 		t.Fatalf("calls %v", calls)
@@ -395,7 +395,7 @@ func TestJcmdEvidence(t *testing.T) {
 	for i, root := range roots[:3] {
 		r.Read(probe.Host{Root: root, Now: t0.Add(time.Duration(i) * step), Run: run})
 	}
-	_, st = r.Finish()
+	_, st = probe.Complete(context.Background(), r, probe.Host{})
 	if len(calls) != 0 || st["jvm_blocked_threads"].State != probe.Unavailable || !strings.Contains(st["jvm_blocked_threads"].Fix, "--jcmd") {
 		t.Errorf("calls %v status %+v", calls, st["jvm_blocked_threads"])
 	}
@@ -407,7 +407,7 @@ func TestJcmdEvidence(t *testing.T) {
 	for i, root := range roots[:3] {
 		r.Read(probe.Host{Root: root, Now: t0.Add(time.Duration(i) * step), Run: fail})
 	}
-	if _, st = r.Finish(); st["jvm_blocked_threads"].State != probe.Unavailable {
+	if _, st = probe.Complete(context.Background(), r, probe.Host{}); st["jvm_blocked_threads"].State != probe.Unavailable {
 		t.Errorf("failed attach: %+v", st["jvm_blocked_threads"])
 	}
 	// Not a JVM: no jcmd.
@@ -415,7 +415,7 @@ func TestJcmdEvidence(t *testing.T) {
 	calls = nil
 	r = New(probe.Target{PID: pid}, probe.Options{JCMD: true})
 	r.Read(probe.Host{Root: roots[0], Now: t0, Run: run})
-	if _, st = r.Finish(); len(calls) != 0 || !strings.Contains(st["jvm_blocked_threads"].Reason, "not a JVM") {
+	if _, st = probe.Complete(context.Background(), r, probe.Host{}); len(calls) != 0 || !strings.Contains(st["jvm_blocked_threads"].Reason, "not a JVM") {
 		t.Errorf("not a JVM: calls %v status %+v", calls, st["jvm_blocked_threads"])
 	}
 }
