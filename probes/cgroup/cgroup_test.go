@@ -141,7 +141,7 @@ func TestParseProcCgroup(t *testing.T) {
 		t.Errorf("%+v %v", pc, err)
 	}
 	for _, bad := range []string{"", "garbage", "x:memory:/a", "4:memory:relative", "4:memory"} {
-		if _, err := parseProcCgroup([]byte(bad)); !errors.Is(err, ErrGarbled) {
+		if _, err := parseProcCgroup([]byte(bad)); !errors.Is(err, probe.ErrFormat) {
 			t.Errorf("%q: %v", bad, err)
 		}
 	}

@@ -96,7 +96,7 @@ func lookupError(what, problem string, candidates []string, hint string) *Lookup
 func FindContainer(h probe.Host, prefix string) (Container, error) {
 	p := strings.ToLower(prefix)
 	if len(p) < shortIDLen || len(p) > idLen || !isHex(p) {
-		return Container{}, fmt.Errorf("%q: %w", trunc(prefix), ErrBadContainerID)
+		return Container{}, fmt.Errorf("%q: %w", probe.Truncate(prefix), ErrBadContainerID)
 	}
 	t, err := scan(h)
 	if err != nil {
@@ -126,7 +126,7 @@ func FindPod(h probe.Host, q PodQuery) (Container, error) {
 	if ns == "" {
 		ns = "default"
 	}
-	what := "pod " + trunc(ns+"/"+q.Name)
+	what := "pod " + probe.Truncate(ns+"/"+q.Name)
 	podLogs, err := h.DirNames(maxDirEntries, "var", "log", "pods")
 	if errors.Is(err, fs.ErrNotExist) {
 		return Container{}, lookupError(what, "the node's kubelet log directory /var/log/pods is missing", nil,
@@ -214,7 +214,7 @@ func FindPod(h probe.Host, q PodQuery) (Container, error) {
 		return cs
 	}
 
-	hint := fmt.Sprintf("list them with kubectl get pod %s -n %s -o jsonpath='{.spec.containers[*].name}' and pass --container-name NAME", trunc(q.Name), trunc(ns))
+	hint := fmt.Sprintf("list them with kubectl get pod %s -n %s -o jsonpath='{.spec.containers[*].name}' and pass --container-name NAME", probe.Truncate(q.Name), probe.Truncate(ns))
 	name := q.ContainerName
 	switch {
 	case name == "" && len(names) == 1:
@@ -235,9 +235,9 @@ func FindPod(h probe.Host, q PodQuery) (Container, error) {
 		}
 		name = up[0]
 	case !slices.Contains(names, name):
-		return Container{}, lookupError(fmt.Sprintf("container %q of %s", trunc(name), what), "no such container", sanitizeAll(names), hint)
+		return Container{}, lookupError(fmt.Sprintf("container %q of %s", probe.Truncate(name), what), "no such container", sanitizeAll(names), hint)
 	}
-	what = fmt.Sprintf("container %q of %s", trunc(name), what)
+	what = fmt.Sprintf("container %q of %s", probe.Truncate(name), what)
 
 	found := running(name)
 	if len(ids[name]) == 0 {

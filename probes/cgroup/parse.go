@@ -37,7 +37,7 @@ func parseKV(b []byte) (map[string]uint64, error) {
 			continue
 		}
 		if len(f) != 2 {
-			return nil, fmt.Errorf("%w: want \"key value\", got %q", ErrGarbled, trunc(sc.Text()))
+			return nil, fmt.Errorf("%w: want \"key value\", got %q", probe.ErrFormat, probe.Truncate(sc.Text()))
 		}
 		v, err := strconv.ParseUint(f[1], 10, 64)
 		if err != nil {
@@ -45,13 +45,13 @@ func parseKV(b []byte) (map[string]uint64, error) {
 			if iv, ierr := strconv.ParseInt(f[1], 10, 64); ierr == nil && iv < 0 {
 				v = 0
 			} else {
-				return nil, fmt.Errorf("%w: %s: %w", ErrGarbled, trunc(f[0]), err)
+				return nil, fmt.Errorf("%w: %s: %w", probe.ErrFormat, probe.Truncate(f[0]), err)
 			}
 		}
 		out[f[0]] = v
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrGarbled, err)
+		return nil, fmt.Errorf("%w: %w", probe.ErrFormat, err)
 	}
 	return out, nil
 }
@@ -68,7 +68,7 @@ func parseLimit(b []byte) (limit uint64, limited bool, err error) {
 		if iv, ierr := strconv.ParseInt(s, 10, 64); ierr == nil && iv == -1 {
 			return 0, false, nil
 		}
-		return 0, false, fmt.Errorf("%w: limit %q: %w", ErrGarbled, trunc(s), err)
+		return 0, false, fmt.Errorf("%w: limit %q: %w", probe.ErrFormat, probe.Truncate(s), err)
 	}
 	if v >= unlimitedV1 {
 		return 0, false, nil
@@ -81,7 +81,7 @@ func parseUint(b []byte) (uint64, error) {
 	s := strings.TrimSpace(string(b))
 	v, err := strconv.ParseUint(s, 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("%w: number %q: %w", ErrGarbled, trunc(s), err)
+		return 0, fmt.Errorf("%w: number %q: %w", probe.ErrFormat, probe.Truncate(s), err)
 	}
 	return v, nil
 }
@@ -90,18 +90,18 @@ func parseUint(b []byte) (uint64, error) {
 func parseCPUMax(b []byte) (quotaUs int64, periodUs int64, err error) {
 	f := strings.Fields(string(b))
 	if len(f) != 2 {
-		return 0, 0, fmt.Errorf("%w: cpu.max %q", ErrGarbled, trunc(string(b)))
+		return 0, 0, fmt.Errorf("%w: cpu.max %q", probe.ErrFormat, probe.Truncate(string(b)))
 	}
 	periodUs, err = strconv.ParseInt(f[1], 10, 64)
 	if err != nil || periodUs <= 0 {
-		return 0, 0, fmt.Errorf("%w: cpu.max period %q", ErrGarbled, trunc(f[1]))
+		return 0, 0, fmt.Errorf("%w: cpu.max period %q", probe.ErrFormat, probe.Truncate(f[1]))
 	}
 	if f[0] == "max" {
 		return -1, periodUs, nil
 	}
 	quotaUs, err = strconv.ParseInt(f[0], 10, 64)
 	if err != nil || quotaUs <= 0 {
-		return 0, 0, fmt.Errorf("%w: cpu.max quota %q", ErrGarbled, trunc(f[0]))
+		return 0, 0, fmt.Errorf("%w: cpu.max quota %q", probe.ErrFormat, probe.Truncate(f[0]))
 	}
 	return quotaUs, periodUs, nil
 }
@@ -111,7 +111,7 @@ func parseInt(b []byte) (int64, error) {
 	s := strings.TrimSpace(string(b))
 	v, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("%w: number %q: %w", ErrGarbled, trunc(s), err)
+		return 0, fmt.Errorf("%w: number %q: %w", probe.ErrFormat, probe.Truncate(s), err)
 	}
 	return v, nil
 }
@@ -122,7 +122,7 @@ func parseProcs(b []byte) ([]int, error) {
 	for _, f := range strings.Fields(string(b)) {
 		n, err := strconv.Atoi(f)
 		if err != nil || n <= 0 {
-			return nil, fmt.Errorf("%w: pid %q", ErrGarbled, trunc(f))
+			return nil, fmt.Errorf("%w: pid %q", probe.ErrFormat, probe.Truncate(f))
 		}
 		out = append(out, n)
 	}
@@ -148,22 +148,22 @@ func parseStatus(b []byte) (name string, rss uint64, threads int, err error) {
 			n, unit, _ := strings.Cut(v, " ")
 			x, perr := strconv.ParseUint(n, 10, 64)
 			if perr != nil || strings.TrimSpace(unit) != "kB" || x > 1<<50 {
-				return "", 0, 0, fmt.Errorf("%w: VmRSS %q", ErrGarbled, trunc(v))
+				return "", 0, 0, fmt.Errorf("%w: VmRSS %q", probe.ErrFormat, probe.Truncate(v))
 			}
 			rss = x * 1024
 		case "Threads":
 			x, perr := strconv.Atoi(v)
 			if perr != nil {
-				return "", 0, 0, fmt.Errorf("%w: Threads %q", ErrGarbled, trunc(v))
+				return "", 0, 0, fmt.Errorf("%w: Threads %q", probe.ErrFormat, probe.Truncate(v))
 			}
 			threads = x
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return "", 0, 0, fmt.Errorf("%w: %w", ErrGarbled, err)
+		return "", 0, 0, fmt.Errorf("%w: %w", probe.ErrFormat, err)
 	}
 	if !seen {
-		return "", 0, 0, fmt.Errorf("%w: status without Name", ErrGarbled)
+		return "", 0, 0, fmt.Errorf("%w: status without Name", probe.ErrFormat)
 	}
 	return name, rss, threads, nil
 }

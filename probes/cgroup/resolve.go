@@ -41,8 +41,6 @@ var (
 	// ErrOutsideNamespace means the process's cgroup lies outside the reader's
 	// cgroup namespace ("/.." paths): diagnose must run on the host.
 	ErrOutsideNamespace = errors.New("cgroup outside this cgroup namespace")
-	// ErrGarbled means a cgroup or mountinfo file did not parse.
-	ErrGarbled = errors.New("garbled cgroup file")
 )
 
 // Location is where a target's cgroup lives on the host being read. Dirs are
@@ -98,12 +96,12 @@ func parseMountinfo(b []byte) ([]mount, error) {
 		}
 		pre, post, ok := strings.Cut(line, " - ")
 		if !ok {
-			return nil, fmt.Errorf("%w: mountinfo line without separator: %q", ErrGarbled, trunc(line))
+			return nil, fmt.Errorf("%w: mountinfo line without separator: %q", probe.ErrFormat, probe.Truncate(line))
 		}
 		f := strings.Fields(pre)
 		p := strings.Fields(post)
 		if len(f) < 5 || len(p) < 1 {
-			return nil, fmt.Errorf("%w: short mountinfo line: %q", ErrGarbled, trunc(line))
+			return nil, fmt.Errorf("%w: short mountinfo line: %q", probe.ErrFormat, probe.Truncate(line))
 		}
 		fstype := p[0]
 		if fstype != "cgroup" && fstype != "cgroup2" {
@@ -122,7 +120,7 @@ func parseMountinfo(b []byte) ([]mount, error) {
 		out = append(out, m)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%w: mountinfo: %w", ErrGarbled, err)
+		return nil, fmt.Errorf("%w: mountinfo: %w", probe.ErrFormat, err)
 	}
 	return out, nil
 }
@@ -167,10 +165,10 @@ func parseProcCgroup(b []byte) (procCgroup, error) {
 		id, rest, ok1 := strings.Cut(line, ":")
 		ctrls, p, ok2 := strings.Cut(rest, ":")
 		if !ok1 || !ok2 || !strings.HasPrefix(p, "/") {
-			return pc, fmt.Errorf("%w: /proc/PID/cgroup line %q", ErrGarbled, trunc(line))
+			return pc, fmt.Errorf("%w: /proc/PID/cgroup line %q", probe.ErrFormat, probe.Truncate(line))
 		}
 		if _, err := strconv.Atoi(id); err != nil {
-			return pc, fmt.Errorf("%w: /proc/PID/cgroup hierarchy id %q", ErrGarbled, trunc(id))
+			return pc, fmt.Errorf("%w: /proc/PID/cgroup hierarchy id %q", probe.ErrFormat, probe.Truncate(id))
 		}
 		n++
 		if id == "0" && ctrls == "" {
@@ -182,10 +180,10 @@ func parseProcCgroup(b []byte) (procCgroup, error) {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return pc, fmt.Errorf("%w: %w", ErrGarbled, err)
+		return pc, fmt.Errorf("%w: %w", probe.ErrFormat, err)
 	}
 	if n == 0 {
-		return pc, fmt.Errorf("%w: empty /proc/PID/cgroup", ErrGarbled)
+		return pc, fmt.Errorf("%w: empty /proc/PID/cgroup", probe.ErrFormat)
 	}
 	return pc, nil
 }
@@ -360,11 +358,4 @@ func hierarchyPath(h probe.Host, c string, mounts []mount) (string, error) {
 		return rest, nil
 	}
 	return c, nil
-}
-
-func trunc(s string) string {
-	if len(s) > 80 {
-		s = s[:80] + "..."
-	}
-	return probe.Sanitize(s)
 }

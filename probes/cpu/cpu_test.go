@@ -34,8 +34,8 @@ func TestParseProcStat(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := parseProcStat([]byte(tc.in))
 			if tc.err {
-				if err == nil || !errors.Is(err, ErrGarbled) {
-					t.Fatalf("err = %v, want ErrGarbled", err)
+				if err == nil || !errors.Is(err, probe.ErrFormat) {
+					t.Fatalf("err = %v, want probe.ErrFormat", err)
 				}
 				return
 			}

@@ -2,7 +2,6 @@ package cpu
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -28,9 +27,6 @@ const (
 	hasRunning
 	hasBlocked
 )
-
-// ErrGarbled is wrapped by every parse error of this package.
-var ErrGarbled = errors.New("garbled")
 
 // parseProcStat reads the intr, ctxt, procs_running and procs_blocked lines
 // of /proc/stat. Other lines are ignored; a file with none of the four, or
@@ -60,21 +56,21 @@ func parseProcStat(b []byte) (procStat, error) {
 			continue
 		}
 		if s.has&bit != 0 {
-			return procStat{}, fmt.Errorf("%w: duplicate %s line", ErrGarbled, key)
+			return procStat{}, fmt.Errorf("%w: duplicate %s line", probe.ErrFormat, key)
 		}
 		fields := bytes.Fields(rest)
 		if len(fields) == 0 {
-			return procStat{}, fmt.Errorf("%w: %s line has no value", ErrGarbled, key)
+			return procStat{}, fmt.Errorf("%w: %s line has no value", probe.ErrFormat, key)
 		}
 		v, err := strconv.ParseUint(string(fields[0]), 10, 64)
 		if err != nil {
-			return procStat{}, fmt.Errorf("%w: %s: %w", ErrGarbled, key, err)
+			return procStat{}, fmt.Errorf("%w: %s: %w", probe.ErrFormat, key, err)
 		}
 		*dst = v
 		s.has |= bit
 	}
 	if s.has == 0 {
-		return procStat{}, fmt.Errorf("%w: /proc/stat has none of intr, ctxt, procs_running, procs_blocked", ErrGarbled)
+		return procStat{}, fmt.Errorf("%w: /proc/stat has none of intr, ctxt, procs_running, procs_blocked", probe.ErrFormat)
 	}
 	return s, nil
 }
@@ -122,11 +118,11 @@ func ownRunning(h probe.Host) int {
 func parseTaskState(b []byte) (byte, error) {
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 || i+2 >= len(b) || b[i+1] != ' ' {
-		return 0, fmt.Errorf("%w: task stat: no state after the name", ErrGarbled)
+		return 0, fmt.Errorf("%w: task stat: no state after the name", probe.ErrFormat)
 	}
 	c := b[i+2]
 	if c < 'A' || c > 'z' {
-		return 0, fmt.Errorf("%w: task stat: state %q", ErrGarbled, c)
+		return 0, fmt.Errorf("%w: task stat: state %q", probe.ErrFormat, c)
 	}
 	return c, nil
 }

@@ -139,9 +139,6 @@ var wholeDiskRE = regexp.MustCompile(`^((s|v|xv|h)d[a-z]+|nvme\d+n\d+|mmcblk\d+|
 // loop/ram/zram, no dm/md (stacked).
 func wholeDiskName(n string) bool { return wholeDiskRE.MatchString(n) }
 
-// ErrGarbled is wrapped by every parse error of this package.
-var ErrGarbled = errors.New("garbled")
-
 // checkDiskstats reports a /proc/diskstats with no well-formed line.
 func checkDiskstats(h probe.Host) error {
 	b, err := h.ReadFile("proc", "diskstats")
@@ -173,7 +170,7 @@ func validDiskstats(b []byte) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: /proc/diskstats has no line of at least 14 numeric fields", ErrGarbled)
+	return fmt.Errorf("%w: /proc/diskstats has no line of at least 14 numeric fields", probe.ErrFormat)
 }
 
 var errNoReading = errors.New("no reading taken")

@@ -22,7 +22,7 @@ func TestValidDiskstats(t *testing.T) {
 		"a b c d e f g h i j k l m n o p": false,
 		"\x00\xff":                        false,
 	} {
-		if err := validDiskstats([]byte(in)); (err == nil) != ok || (err != nil && !errors.Is(err, ErrGarbled)) {
+		if err := validDiskstats([]byte(in)); (err == nil) != ok || (err != nil && !errors.Is(err, probe.ErrFormat)) {
 			t.Errorf("%q: %v", in, err)
 		}
 	}

@@ -15,7 +15,7 @@ func TestParseLoadavg(t *testing.T) {
 		t.Errorf("got %+v, %v", got, err)
 	}
 	for _, in := range []string{"", "1.0", "1 2", "a b c", "1 2 -3", "NaN 1 1", "1 +Inf 1", "\x00\xff 1 1"} {
-		if _, err := parseLoadavg([]byte(in)); !errors.Is(err, ErrGarbled) {
+		if _, err := parseLoadavg([]byte(in)); !errors.Is(err, probe.ErrFormat) {
 			t.Errorf("%q: %v", in, err)
 		}
 	}
@@ -26,7 +26,7 @@ func TestParseUptime(t *testing.T) {
 		t.Errorf("got %v, %v", got, err)
 	}
 	for _, in := range []string{"", " ", "NaN 3", "-1 2", "x"} {
-		if _, err := parseUptime([]byte(in)); !errors.Is(err, ErrGarbled) {
+		if _, err := parseUptime([]byte(in)); !errors.Is(err, probe.ErrFormat) {
 			t.Errorf("%q: %v", in, err)
 		}
 	}
@@ -40,7 +40,7 @@ func TestParseOSRelease(t *testing.T) {
 		t.Errorf("control bytes not escaped: %q", got)
 	}
 	for _, in := range []string{"", "\n", "a\nb"} {
-		if _, err := parseOSRelease([]byte(in)); !errors.Is(err, ErrGarbled) {
+		if _, err := parseOSRelease([]byte(in)); !errors.Is(err, probe.ErrFormat) {
 			t.Errorf("%q: %v", in, err)
 		}
 	}

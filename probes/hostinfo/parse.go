@@ -12,22 +12,19 @@ import (
 	"github.com/diagnose-sh/diagnose/probes/probe"
 )
 
-// ErrGarbled is wrapped by every parse error of this package.
-var ErrGarbled = errors.New("garbled")
-
 type loadavg struct{ l1, l5, l15 float64 }
 
 // parseLoadavg parses /proc/loadavg: "0.20 0.18 0.09 1/85 6815".
 func parseLoadavg(b []byte) (loadavg, error) {
 	f := bytes.Fields(b)
 	if len(f) < 3 {
-		return loadavg{}, fmt.Errorf("%w: /proc/loadavg: %d fields, want at least 3", ErrGarbled, len(f))
+		return loadavg{}, fmt.Errorf("%w: /proc/loadavg: %d fields, want at least 3", probe.ErrFormat, len(f))
 	}
 	var v [3]float64
 	for i := range v {
 		x, err := strconv.ParseFloat(string(f[i]), 64)
 		if err != nil || math.IsNaN(x) || math.IsInf(x, 0) || x < 0 {
-			return loadavg{}, fmt.Errorf("%w: /proc/loadavg: field %d %q", ErrGarbled, i+1, trunc(f[i]))
+			return loadavg{}, fmt.Errorf("%w: /proc/loadavg: field %d %q", probe.ErrFormat, i+1, probe.Truncate(string(f[i])))
 		}
 		v[i] = x
 	}
@@ -38,11 +35,11 @@ func parseLoadavg(b []byte) (loadavg, error) {
 func parseUptime(b []byte) (float64, error) {
 	f := bytes.Fields(b)
 	if len(f) < 1 {
-		return 0, fmt.Errorf("%w: /proc/uptime is empty", ErrGarbled)
+		return 0, fmt.Errorf("%w: /proc/uptime is empty", probe.ErrFormat)
 	}
 	x, err := strconv.ParseFloat(string(f[0]), 64)
 	if err != nil || math.IsNaN(x) || math.IsInf(x, 0) || x < 0 {
-		return 0, fmt.Errorf("%w: /proc/uptime: %q", ErrGarbled, trunc(f[0]))
+		return 0, fmt.Errorf("%w: /proc/uptime: %q", probe.ErrFormat, probe.Truncate(string(f[0])))
 	}
 	return x, nil
 }
@@ -51,16 +48,9 @@ func parseUptime(b []byte) (float64, error) {
 func parseOSRelease(b []byte) (string, error) {
 	s := strings.TrimSpace(string(b))
 	if s == "" || strings.ContainsAny(s, "\n") || len(s) > 256 {
-		return "", fmt.Errorf("%w: osrelease: not one short line", ErrGarbled)
+		return "", fmt.Errorf("%w: osrelease: not one short line", probe.ErrFormat)
 	}
 	return probe.Sanitize(s), nil
-}
-
-func trunc(b []byte) string {
-	if len(b) > 32 {
-		b = b[:32]
-	}
-	return string(b)
 }
 
 // detectContainer looks for a container view, strongest evidence first:
@@ -77,18 +67,18 @@ func detectContainer(h probe.Host) (bool, string) {
 		return true, "/run/.containerenv exists"
 	}
 	if b, err := h.ReadFile("run", "systemd", "container"); err == nil && len(bytes.TrimSpace(b)) > 0 {
-		return true, "/run/systemd/container says " + probe.Sanitize(trunc(bytes.TrimSpace(b)))
+		return true, "/run/systemd/container says " + probe.Truncate(string(bytes.TrimSpace(b)))
 	}
 	if b, err := h.ReadFile("proc", "1", "environ"); err == nil {
 		for _, kv := range bytes.Split(b, []byte{0}) {
 			if v, ok := bytes.CutPrefix(kv, []byte("container=")); ok && len(v) > 0 {
-				return true, "PID 1 environment has container=" + probe.Sanitize(trunc(v))
+				return true, "PID 1 environment has container=" + probe.Truncate(string(v))
 			}
 		}
 	}
 	if b, err := h.ReadFile("proc", "2", "stat"); err == nil {
 		if name, ok := commOf(b); ok && name != "kthreadd" {
-			return true, "PID 2 is " + probe.Sanitize(trunc([]byte(name))) + ", not kthreadd: a PID namespace"
+			return true, "PID 2 is " + probe.Truncate(name) + ", not kthreadd: a PID namespace"
 		}
 	} else if _, err1 := os.Stat(h.Path("proc", "1")); err1 == nil && errors.Is(err, os.ErrNotExist) {
 		return true, "no PID 2 (kthreadd) while PID 1 exists: a PID namespace"

@@ -191,6 +191,11 @@ func (r *reader) AfterWindow(ctx context.Context, h probe.Host) {
 	}
 	host := hostInfo(h)
 	cpus := host.cpus
+	if cpus == 0 {
+		// HotSpot's ergonomics (the collector, its threads) depend on it.
+		cpus = 2
+		r.notes = append(r.notes, errors.New("the CPU count could not be read from /proc/stat: the JVM's ergonomics are estimated for 2 CPUs"))
+	}
 	if q, ok := cgroup.ReadCPUQuota(h, loc); ok {
 		cpus = min(cpus, int(math.Ceil(q)))
 	}
@@ -214,7 +219,7 @@ type hostFacts struct {
 }
 
 func hostInfo(h probe.Host) hostFacts {
-	hf := hostFacts{cpus: 2}
+	var hf hostFacts // zero: unreadable
 	if b, err := h.ReadFile("proc", "meminfo"); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
 			if f := strings.Fields(line); len(f) >= 2 && f[0] == "MemTotal:" {

@@ -34,8 +34,8 @@ func TestParseVmstat(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := parseVmstat([]byte(tc.in))
 			if tc.err {
-				if !errors.Is(err, ErrGarbled) {
-					t.Fatalf("err = %v, want ErrGarbled", err)
+				if !errors.Is(err, probe.ErrFormat) {
+					t.Fatalf("err = %v, want probe.ErrFormat", err)
 				}
 				return
 			}

@@ -2,14 +2,11 @@ package memory
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
+	"github.com/diagnose-sh/diagnose/probes/probe"
 	"strconv"
 	"strings"
 )
-
-// ErrGarbled is wrapped by every parse error of this package.
-var ErrGarbled = errors.New("garbled")
 
 // parseVmstat reads the paging counters of /proc/vmstat ("key value" lines).
 // Unknown keys are ignored; a malformed line of a key we use is an error, as
@@ -46,17 +43,17 @@ func parseVmstat(b []byte) (vmstat, error) {
 			continue
 		}
 		if !ok {
-			return vmstat{}, fmt.Errorf("%w: %s has no value", ErrGarbled, key)
+			return vmstat{}, fmt.Errorf("%w: %s has no value", probe.ErrFormat, key)
 		}
 		n, err := strconv.ParseUint(string(bytes.TrimSpace(val)), 10, 64)
 		if err != nil {
-			return vmstat{}, fmt.Errorf("%w: %s: %w", ErrGarbled, key, err)
+			return vmstat{}, fmt.Errorf("%w: %s: %w", probe.ErrFormat, key, err)
 		}
 		*add += n
 		v.has |= bit
 	}
 	if v.has == 0 {
-		return vmstat{}, fmt.Errorf("%w: /proc/vmstat has none of pswpin, pgmajfault, pgscan_*", ErrGarbled)
+		return vmstat{}, fmt.Errorf("%w: /proc/vmstat has none of pswpin, pgmajfault, pgscan_*", probe.ErrFormat)
 	}
 	return v, nil
 }

@@ -20,14 +20,12 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
+	"github.com/diagnose-sh/diagnose/probes/probe"
 	"net/netip"
 	"strconv"
 	"strings"
 )
-
-var errFormat = errors.New("unexpected format")
 
 // sockRow is one row of /proc/net/{tcp,tcp6,udp,udp6}.
 type sockRow struct {
@@ -88,7 +86,7 @@ func parseSockets(b []byte) ([]sockRow, error) {
 		if first {
 			first = false
 			if !strings.Contains(line, "local_address") {
-				return nil, fmt.Errorf("%w: socket table header %q", errFormat, trunc(line))
+				return nil, fmt.Errorf("%w: socket table header %q", probe.ErrFormat, probe.Truncate(line))
 			}
 			continue
 		}
@@ -97,7 +95,7 @@ func parseSockets(b []byte) ([]sockRow, error) {
 			continue
 		}
 		if len(f) < 10 {
-			return nil, fmt.Errorf("%w: socket row with %d fields", errFormat, len(f))
+			return nil, fmt.Errorf("%w: socket row with %d fields", probe.ErrFormat, len(f))
 		}
 		var r sockRow
 		var err error
@@ -109,24 +107,24 @@ func parseSockets(b []byte) ([]sockRow, error) {
 		}
 		st, err := strconv.ParseUint(f[3], 16, 8)
 		if err != nil {
-			return nil, fmt.Errorf("%w: socket state %q", errFormat, f[3])
+			return nil, fmt.Errorf("%w: socket state %q", probe.ErrFormat, f[3])
 		}
 		r.State = uint8(st)
 		tx, rx, ok := strings.Cut(f[4], ":")
 		if !ok {
-			return nil, fmt.Errorf("%w: queues %q", errFormat, f[4])
+			return nil, fmt.Errorf("%w: queues %q", probe.ErrFormat, f[4])
 		}
 		if r.TxQueue, err = strconv.ParseUint(tx, 16, 64); err != nil {
-			return nil, fmt.Errorf("%w: tx_queue %q", errFormat, tx)
+			return nil, fmt.Errorf("%w: tx_queue %q", probe.ErrFormat, tx)
 		}
 		if r.RxQueue, err = strconv.ParseUint(rx, 16, 64); err != nil {
-			return nil, fmt.Errorf("%w: rx_queue %q", errFormat, rx)
+			return nil, fmt.Errorf("%w: rx_queue %q", probe.ErrFormat, rx)
 		}
 		if r.Retransmits, err = strconv.ParseUint(f[6], 16, 64); err != nil {
-			return nil, fmt.Errorf("%w: retrnsmt %q", errFormat, f[6])
+			return nil, fmt.Errorf("%w: retrnsmt %q", probe.ErrFormat, f[6])
 		}
 		if r.Inode, err = strconv.ParseUint(f[9], 10, 64); err != nil {
-			return nil, fmt.Errorf("%w: inode %q", errFormat, f[9])
+			return nil, fmt.Errorf("%w: inode %q", probe.ErrFormat, f[9])
 		}
 		if uid, err := strconv.ParseUint(f[7], 10, 32); err == nil {
 			r.UID = uint32(uid)
@@ -137,10 +135,10 @@ func parseSockets(b []byte) ([]sockRow, error) {
 		rows = append(rows, r)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%w: %w", errFormat, err)
+		return nil, fmt.Errorf("%w: %w", probe.ErrFormat, err)
 	}
 	if first {
-		return nil, fmt.Errorf("%w: empty socket table", errFormat)
+		return nil, fmt.Errorf("%w: empty socket table", probe.ErrFormat)
 	}
 	return rows, nil
 }
@@ -150,15 +148,15 @@ func parseSockets(b []byte) ([]sockRow, error) {
 func parseAddrPort(s string) (netip.AddrPort, error) {
 	a, p, ok := strings.Cut(s, ":")
 	if !ok {
-		return netip.AddrPort{}, fmt.Errorf("%w: address %q", errFormat, trunc(s))
+		return netip.AddrPort{}, fmt.Errorf("%w: address %q", probe.ErrFormat, probe.Truncate(s))
 	}
 	port, err := strconv.ParseUint(p, 16, 16)
 	if err != nil {
-		return netip.AddrPort{}, fmt.Errorf("%w: port %q", errFormat, trunc(p))
+		return netip.AddrPort{}, fmt.Errorf("%w: port %q", probe.ErrFormat, probe.Truncate(p))
 	}
 	raw, err := hex.DecodeString(a)
 	if err != nil {
-		return netip.AddrPort{}, fmt.Errorf("%w: address %q", errFormat, trunc(a))
+		return netip.AddrPort{}, fmt.Errorf("%w: address %q", probe.ErrFormat, probe.Truncate(a))
 	}
 	var addr netip.Addr
 	switch len(raw) {
@@ -173,7 +171,7 @@ func parseAddrPort(s string) (netip.AddrPort, error) {
 		}
 		addr = netip.AddrFrom16(b).Unmap()
 	default:
-		return netip.AddrPort{}, fmt.Errorf("%w: address length %d", errFormat, len(raw))
+		return netip.AddrPort{}, fmt.Errorf("%w: address length %d", probe.ErrFormat, len(raw))
 	}
 	return netip.AddrPortFrom(addr, uint16(port)), nil
 }
@@ -184,19 +182,19 @@ func parseSNMP(b []byte) (map[string]int64, error) {
 	out := map[string]int64{}
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 	if len(lines) < 2 || len(lines)%2 != 0 {
-		return nil, fmt.Errorf("%w: snmp: %d lines, want header/value pairs", errFormat, len(lines))
+		return nil, fmt.Errorf("%w: snmp: %d lines, want header/value pairs", probe.ErrFormat, len(lines))
 	}
 	for i := 0; i+1 < len(lines); i += 2 {
 		h := strings.Fields(lines[i])
 		v := strings.Fields(lines[i+1])
 		if len(h) == 0 || len(h) != len(v) || h[0] != v[0] || !strings.HasSuffix(h[0], ":") {
-			return nil, fmt.Errorf("%w: snmp: mismatched lines %q", errFormat, trunc(lines[i]))
+			return nil, fmt.Errorf("%w: snmp: mismatched lines %q", probe.ErrFormat, probe.Truncate(lines[i]))
 		}
 		prefix := strings.TrimSuffix(h[0], ":")
 		for j := 1; j < len(h); j++ {
 			n, err := strconv.ParseInt(v[j], 10, 64)
 			if err != nil {
-				return nil, fmt.Errorf("%w: snmp %s.%s: %q", errFormat, prefix, h[j], v[j])
+				return nil, fmt.Errorf("%w: snmp %s.%s: %q", probe.ErrFormat, prefix, h[j], v[j])
 			}
 			out[prefix+"."+h[j]] = n
 		}
@@ -213,20 +211,13 @@ func parseSNMP6(b []byte) (map[string]int64, error) {
 			continue
 		}
 		if len(f) != 2 {
-			return nil, fmt.Errorf("%w: snmp6 line %q", errFormat, trunc(line))
+			return nil, fmt.Errorf("%w: snmp6 line %q", probe.ErrFormat, probe.Truncate(line))
 		}
 		n, err := strconv.ParseInt(f[1], 10, 64)
 		if err != nil {
-			return nil, fmt.Errorf("%w: snmp6 %s: %q", errFormat, f[0], f[1])
+			return nil, fmt.Errorf("%w: snmp6 %s: %q", probe.ErrFormat, f[0], f[1])
 		}
 		out[f[0]] = n
 	}
 	return out, nil
-}
-
-func trunc(s string) string {
-	if len(s) > 60 {
-		return s[:60] + "..."
-	}
-	return s
 }

@@ -24,15 +24,12 @@ package oomlog
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
+	"github.com/diagnose-sh/diagnose/probes/probe"
 	"regexp"
 	"strconv"
 	"strings"
 )
-
-// ErrGarbled means a kernel log record did not parse.
-var ErrGarbled = errors.New("garbled kernel log record")
 
 // record is one kernel log message.
 type record struct {
@@ -66,7 +63,7 @@ func parseRecords(b []byte) ([]record, error) {
 		out = append(out, r)
 	}
 	if err := sc.Err(); err != nil {
-		return out, fmt.Errorf("%w: %w", ErrGarbled, err)
+		return out, fmt.Errorf("%w: %w", probe.ErrFormat, err)
 	}
 	return out, nil
 }
@@ -75,7 +72,7 @@ func parseRecord(s string) (record, error) {
 	if strings.HasPrefix(s, "[") {
 		end := strings.IndexByte(s, ']')
 		if end < 0 {
-			return record{}, fmt.Errorf("%w: dmesg line without ']'", ErrGarbled)
+			return record{}, fmt.Errorf("%w: dmesg line without ']'", probe.ErrFormat)
 		}
 		secs, frac, _ := strings.Cut(strings.TrimSpace(s[1:end]), ".")
 		sec, err1 := strconv.ParseUint(secs, 10, 32)
@@ -88,23 +85,23 @@ func parseRecord(s string) (record, error) {
 			us, err2 = strconv.ParseUint(frac+strings.Repeat("0", 6-len(frac)), 10, 32)
 		}
 		if err1 != nil || err2 != nil {
-			return record{}, fmt.Errorf("%w: dmesg timestamp %q", ErrGarbled, clip(s[:end+1]))
+			return record{}, fmt.Errorf("%w: dmesg timestamp %q", probe.ErrFormat, clip(s[:end+1]))
 		}
 		return record{prio: -1, tsUs: sec*1e6 + us, msg: strings.TrimPrefix(s[end+1:], " ")}, nil
 	}
 	head, msg, ok := strings.Cut(s, ";")
 	if !ok {
-		return record{}, fmt.Errorf("%w: no ';' in %q", ErrGarbled, clip(s))
+		return record{}, fmt.Errorf("%w: no ';' in %q", probe.ErrFormat, clip(s))
 	}
 	f := strings.Split(head, ",")
 	if len(f) < 3 {
-		return record{}, fmt.Errorf("%w: header %q", ErrGarbled, clip(head))
+		return record{}, fmt.Errorf("%w: header %q", probe.ErrFormat, clip(head))
 	}
 	prio, err1 := strconv.Atoi(f[0])
 	seq, err2 := strconv.ParseUint(f[1], 10, 64)
 	ts, err3 := strconv.ParseUint(f[2], 10, 64)
 	if err1 != nil || err2 != nil || err3 != nil || prio < 0 {
-		return record{}, fmt.Errorf("%w: header %q", ErrGarbled, clip(head))
+		return record{}, fmt.Errorf("%w: header %q", probe.ErrFormat, clip(head))
 	}
 	return record{prio: prio, seq: seq, tsUs: ts, msg: msg}, nil
 }

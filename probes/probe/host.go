@@ -84,12 +84,28 @@ func (h Host) ReadFile(elem ...string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
+	return readAllBounded(f, p)
+}
+
+// ReadFile reads a file a person named (--strace-file), bounded to
+// MaxFileBytes and only if it is a regular file, as Host.ReadFile reads
+// system files.
+func ReadFile(path string) ([]byte, error) {
+	f, err := OpenRegular(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readAllBounded(f, path)
+}
+
+func readAllBounded(f *os.File, path string) ([]byte, error) {
 	b, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", p, err)
+		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	if len(b) > MaxFileBytes {
-		return nil, fmt.Errorf("read %s: %w", p, ErrTooLarge)
+		return nil, fmt.Errorf("read %s: %w", path, ErrTooLarge)
 	}
 	return b, nil
 }

@@ -3,6 +3,7 @@ package probe
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -22,5 +23,18 @@ func TestMountinfoUnderRoot(t *testing.T) {
 	write("1", "init's\n")
 	if b, err := h.Mountinfo(); err != nil || string(b) != "init's\n" {
 		t.Errorf("with proc/1: %q %v", b, err)
+	}
+}
+
+func TestTruncate(t *testing.T) {
+	long := strings.Repeat("é", 50) // 100 bytes, 2 a rune
+	if got := Truncate(long); got != strings.Repeat("é", 40)+"..." {
+		t.Errorf("Truncate cut mid-rune or at the wrong length: %q", got)
+	}
+	if got := Truncate("a\x1b[31mred"); strings.Contains(got, "\x1b") {
+		t.Errorf("Truncate left an escape: %q", got)
+	}
+	if got := Truncate("short"); got != "short" {
+		t.Errorf("%q", got)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"time"
+	"unicode/utf8"
 
 	"github.com/diagnose-sh/diagnose/internal/safetext"
 )
@@ -148,6 +149,20 @@ func StatusOf(err error, what string) Status {
 	default:
 		return Status{State: Error, Reason: fmt.Sprintf("%s: %v", what, err)}
 	}
+}
+
+// Truncate clips a system string quoted in an error or a reason to 80
+// bytes (at a character boundary, marked "...") and makes it inert for a
+// terminal (Sanitize): what a garbled file holds can be anything.
+func Truncate(s string) string {
+	if len(s) > 80 {
+		cut := 80
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "..."
+	}
+	return Sanitize(s)
 }
 
 // Sanitize makes a system string (process name, command line, path) inert

@@ -7,16 +7,12 @@ package process
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/diagnose-sh/diagnose/probes/probe"
 )
-
-// errFormat is wrapped by every parse error.
-var errFormat = errors.New("unexpected format")
 
 // procStat holds the fields diagnose uses from /proc/PID/stat or
 // /proc/PID/task/TID/stat:
@@ -44,16 +40,16 @@ func parseStat(b []byte) (procStat, error) {
 	open := bytes.IndexByte(b, '(')
 	closeIdx := bytes.LastIndexByte(b, ')')
 	if open < 0 || closeIdx < open {
-		return s, fmt.Errorf("%w: stat: no (comm)", errFormat)
+		return s, fmt.Errorf("%w: stat: no (comm)", probe.ErrFormat)
 	}
 	s.Comm = string(b[open+1 : closeIdx])
 	f := strings.Fields(string(b[closeIdx+1:]))
 	// f[0] is field 3.
 	if len(f) < 22 { // up to field 24
-		return s, fmt.Errorf("%w: stat: %d fields after comm, want >= 22", errFormat, len(f))
+		return s, fmt.Errorf("%w: stat: %d fields after comm, want >= 22", probe.ErrFormat, len(f))
 	}
 	if len(f[0]) != 1 {
-		return s, fmt.Errorf("%w: stat: state %q", errFormat, f[0])
+		return s, fmt.Errorf("%w: stat: state %q", probe.ErrFormat, f[0])
 	}
 	s.State = f[0][0]
 	var err error
@@ -64,7 +60,7 @@ func parseStat(b []byte) (procStat, error) {
 		var v uint64
 		v, err = strconv.ParseUint(f[n-3], 10, 64)
 		if err != nil {
-			err = fmt.Errorf("%w: stat field %d: %w", errFormat, n, err)
+			err = fmt.Errorf("%w: stat field %d: %w", probe.ErrFormat, n, err)
 		}
 		return v
 	}
@@ -75,7 +71,7 @@ func parseStat(b []byte) (procStat, error) {
 		var v int64
 		v, err = strconv.ParseInt(f[n-3], 10, 64)
 		if err != nil {
-			err = fmt.Errorf("%w: stat field %d: %w", errFormat, n, err)
+			err = fmt.Errorf("%w: stat field %d: %w", probe.ErrFormat, n, err)
 		}
 		return v
 	}
@@ -142,15 +138,15 @@ func parseStatus(b []byte) (procStatus, error) {
 			continue
 		}
 		if err != nil {
-			return s, fmt.Errorf("%w: status %s: %w", errFormat, k, err)
+			return s, fmt.Errorf("%w: status %s: %w", probe.ErrFormat, k, err)
 		}
 		seen++
 	}
 	if err := sc.Err(); err != nil {
-		return s, fmt.Errorf("%w: status: %w", errFormat, err)
+		return s, fmt.Errorf("%w: status: %w", probe.ErrFormat, err)
 	}
 	if seen == 0 || s.Name == "" && s.State == "" {
-		return s, fmt.Errorf("%w: status: no Name/State lines", errFormat)
+		return s, fmt.Errorf("%w: status: no Name/State lines", probe.ErrFormat)
 	}
 	return s, nil
 }
@@ -212,7 +208,7 @@ func parseIO(b []byte) (procIO, error) {
 		}
 		n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
 		if err != nil {
-			return p, fmt.Errorf("%w: io %s: %w", errFormat, k, err)
+			return p, fmt.Errorf("%w: io %s: %w", probe.ErrFormat, k, err)
 		}
 		switch k {
 		case "rchar":
@@ -231,7 +227,7 @@ func parseIO(b []byte) (procIO, error) {
 		seen++
 	}
 	if seen < 4 {
-		return p, fmt.Errorf("%w: io: %d known keys, want 5", errFormat, seen)
+		return p, fmt.Errorf("%w: io: %d known keys, want 5", probe.ErrFormat, seen)
 	}
 	return p, nil
 }

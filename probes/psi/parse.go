@@ -2,14 +2,11 @@ package psi
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
+	"github.com/diagnose-sh/diagnose/probes/probe"
 	"math"
 	"strconv"
 )
-
-// ErrGarbled is wrapped by every parse error of this package.
-var ErrGarbled = errors.New("garbled")
 
 type line struct {
 	avg10, avg60, avg300 float64
@@ -41,22 +38,22 @@ func parsePressure(b []byte) (record, error) {
 		switch string(fields[0]) {
 		case "some":
 			if hasSome {
-				return record{}, fmt.Errorf("%w: pressure: duplicate some line", ErrGarbled)
+				return record{}, fmt.Errorf("%w: pressure: duplicate some line", probe.ErrFormat)
 			}
 			dst, hasSome = &r.some, true
 		case "full":
 			if r.hasFull {
-				return record{}, fmt.Errorf("%w: pressure: duplicate full line", ErrGarbled)
+				return record{}, fmt.Errorf("%w: pressure: duplicate full line", probe.ErrFormat)
 			}
 			dst, r.hasFull = &r.full, true
 		default:
-			return record{}, fmt.Errorf("%w: pressure: unexpected line %q", ErrGarbled, truncate(ln))
+			return record{}, fmt.Errorf("%w: pressure: unexpected line %q", probe.ErrFormat, probe.Truncate(string(ln)))
 		}
 		var seen uint8
 		for _, kv := range fields[1:] {
 			k, v, ok := bytes.Cut(kv, []byte("="))
 			if !ok {
-				return record{}, fmt.Errorf("%w: pressure: field %q", ErrGarbled, truncate(kv))
+				return record{}, fmt.Errorf("%w: pressure: field %q", probe.ErrFormat, probe.Truncate(string(kv)))
 			}
 			var err error
 			switch string(k) {
@@ -74,15 +71,15 @@ func parsePressure(b []byte) (record, error) {
 				seen |= 8
 			}
 			if err != nil {
-				return record{}, fmt.Errorf("%w: pressure: %s: %w", ErrGarbled, k, err)
+				return record{}, fmt.Errorf("%w: pressure: %s: %w", probe.ErrFormat, k, err)
 			}
 		}
 		if seen != 15 {
-			return record{}, fmt.Errorf("%w: pressure: %s line lacks avg10, avg60, avg300 or total", ErrGarbled, fields[0])
+			return record{}, fmt.Errorf("%w: pressure: %s line lacks avg10, avg60, avg300 or total", probe.ErrFormat, fields[0])
 		}
 	}
 	if !hasSome {
-		return record{}, fmt.Errorf("%w: pressure: no some line", ErrGarbled)
+		return record{}, fmt.Errorf("%w: pressure: no some line", probe.ErrFormat)
 	}
 	return r, nil
 }
@@ -96,11 +93,4 @@ func parsePct(v []byte) (float64, error) {
 		return 0, fmt.Errorf("%q is not a percentage", v)
 	}
 	return x, nil
-}
-
-func truncate(b []byte) string {
-	if len(b) > 40 {
-		b = b[:40]
-	}
-	return string(b)
 }

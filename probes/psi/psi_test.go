@@ -36,8 +36,8 @@ func TestParsePressure(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := parsePressure([]byte(tc.in))
 			if tc.err {
-				if !errors.Is(err, ErrGarbled) {
-					t.Fatalf("err = %v, want ErrGarbled", err)
+				if !errors.Is(err, probe.ErrFormat) {
+					t.Fatalf("err = %v, want probe.ErrFormat", err)
 				}
 				return
 			}

@@ -21,11 +21,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/diagnose-sh/diagnose/probes/probe"
 	"strconv"
 	"strings"
 )
-
-var errFormat = errors.New("unexpected format")
 
 // errNoSummary means the text holds no strace -c table.
 var errNoSummary = errors.New("no strace -c summary found")
@@ -96,13 +95,13 @@ func parseSummary(b []byte) (summary, error) {
 		s.Rows = append(s.Rows, r)
 	}
 	if err := sc.Err(); err != nil {
-		return summary{}, fmt.Errorf("%w: %w", errFormat, err)
+		return summary{}, fmt.Errorf("%w: %w", probe.ErrFormat, err)
 	}
 	if cols == nil {
 		return s, errNoSummary
 	}
 	if len(s.Rows) == 0 && !s.HasTotal {
-		return s, fmt.Errorf("%w: strace -c table has no rows", errFormat)
+		return s, fmt.Errorf("%w: strace -c table has no rows", probe.ErrFormat)
 	}
 	return s, nil
 }
@@ -140,12 +139,12 @@ func parseRow(line string, cols []string) (row, error) {
 			}
 		}
 		if idx < 0 {
-			return row{}, fmt.Errorf("%w: row %q: %d fields for %d columns", errFormat, trunc(line), len(f), len(cols))
+			return row{}, fmt.Errorf("%w: row %q: %d fields for %d columns", probe.ErrFormat, probe.Truncate(line), len(f), len(cols))
 		}
 		f = append(f[:idx], append([]string{"0"}, f[idx:]...)...)
 	}
 	if len(f) != len(cols) {
-		return row{}, fmt.Errorf("%w: row %q: %d fields for %d columns", errFormat, trunc(line), len(f), len(cols))
+		return row{}, fmt.Errorf("%w: row %q: %d fields for %d columns", probe.ErrFormat, probe.Truncate(line), len(f), len(cols))
 	}
 	var r row
 	for i, c := range cols {
@@ -163,18 +162,11 @@ func parseRow(line string, cols []string) (row, error) {
 			_, err = strconv.ParseFloat(f[i], 64)
 		}
 		if err != nil {
-			return row{}, fmt.Errorf("%w: row %q column %s: %q", errFormat, trunc(line), c, f[i])
+			return row{}, fmt.Errorf("%w: row %q column %s: %q", probe.ErrFormat, probe.Truncate(line), c, f[i])
 		}
 	}
 	if r.Name == "" || r.Calls < 0 || r.Errors < 0 || r.Seconds < 0 || r.Seconds != r.Seconds || r.Seconds > 1e12 {
-		return row{}, fmt.Errorf("%w: row %q: bad values", errFormat, trunc(line))
+		return row{}, fmt.Errorf("%w: row %q: bad values", probe.ErrFormat, probe.Truncate(line))
 	}
 	return r, nil
-}
-
-func trunc(s string) string {
-	if len(s) > 60 {
-		return s[:60] + "..."
-	}
-	return s
 }

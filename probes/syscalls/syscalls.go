@@ -120,7 +120,7 @@ func (r *reader) Read(h probe.Host) {
 	if !r.started {
 		r.started, r.first, r.run = true, h.Now, h.Run
 		if r.opts.StraceFile != "" {
-			b, err := readBounded(r.opts.StraceFile)
+			b, err := probe.ReadFile(r.opts.StraceFile)
 			if err == nil {
 				r.file, err = parseSummary(b)
 			}
@@ -182,31 +182,12 @@ var (
 	errNoTimeout    = errors.New("timeout (coreutils) is not installed")
 )
 
-func readBounded(path string) ([]byte, error) {
-	f, err := probe.OpenRegular(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b := make([]byte, probe.MaxFileBytes+1)
-	n, err := f.Read(b)
-	total := n
-	for err == nil && total < len(b) {
-		n, err = f.Read(b[total:])
-		total += n
-	}
-	if total > probe.MaxFileBytes {
-		return nil, fmt.Errorf("%s: %w", path, probe.ErrTooLarge)
-	}
-	return b[:total], nil
-}
-
 func (r *reader) Finish() (any, probe.Statuses) {
 	st := probe.Statuses{}
 	switch {
 	case r.opts.StraceFile != "":
 		if !r.fileOK {
-			if errors.Is(r.fileErr, errNoSummary) || errors.Is(r.fileErr, errFormat) {
+			if errors.Is(r.fileErr, errNoSummary) || errors.Is(r.fileErr, probe.ErrFormat) {
 				st[""] = probe.Status{State: probe.Error, Reason: fmt.Sprintf("--strace-file %s: %v", r.opts.StraceFile, r.fileErr),
 					Fix: "give the output of strace -c (-f -w) -p PID"}
 			} else {
@@ -242,7 +223,7 @@ func (r *reader) Finish() (any, probe.Statuses) {
 		}
 		s, err := parseSummary(c.out)
 		if err != nil && !(errors.Is(err, errNoSummary) && s.Attached) {
-			lastErr = fmt.Errorf("%w (strace said: %s)", err, trunc(strings.TrimSpace(string(c.out))))
+			lastErr = fmt.Errorf("%w (strace said: %s)", err, probe.Truncate(strings.TrimSpace(string(c.out))))
 			continue
 		}
 		good++

@@ -11,15 +11,12 @@ package threads
 //	/proc/PID/task/TID/schedstat "run_ns wait_ns timeslices" (probe.ParseSchedstat)
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/diagnose-sh/diagnose/probes/probe"
 )
-
-var errFormat = errors.New("unexpected format")
 
 // taskStat is what the sampler needs from a thread's stat line.
 type taskStat struct {
@@ -36,7 +33,7 @@ func parseTaskStat(b []byte) (taskStat, error) {
 	}
 	state, ok := probe.StatField(tail, 3)
 	if !ok || len(state) != 1 {
-		return s, fmt.Errorf("%w: stat: no state", errFormat)
+		return s, fmt.Errorf("%w: stat: no state", probe.ErrFormat)
 	}
 	s.State = state[0]
 	if f, ok := probe.StatField(tail, 35); ok {
@@ -61,27 +58,27 @@ func parseSyscall(b []byte) (sysc, error) {
 		return sysc{Running: true}, nil
 	}
 	if n == 0 {
-		return sysc{}, fmt.Errorf("%w: syscall: empty", errFormat)
+		return sysc{}, fmt.Errorf("%w: syscall: empty", probe.ErrFormat)
 	}
 	if string(first) == "-1" {
 		if n != 3 {
-			return sysc{}, fmt.Errorf("%w: syscall: -1 with %d fields", errFormat, n)
+			return sysc{}, fmt.Errorf("%w: syscall: -1 with %d fields", probe.ErrFormat, n)
 		}
 		return sysc{Outside: true, Nr: -1}, nil
 	}
 	nr, ok := probe.Uint(first)
 	if !ok || nr > 1<<16 {
-		return sysc{}, fmt.Errorf("%w: syscall nr %q", errFormat, first)
+		return sysc{}, fmt.Errorf("%w: syscall nr %q", probe.ErrFormat, first)
 	}
 	if n != 9 {
-		return sysc{}, fmt.Errorf("%w: syscall: nr %d with %d fields, want 9", errFormat, nr, n)
+		return sysc{}, fmt.Errorf("%w: syscall: nr %d with %d fields, want 9", probe.ErrFormat, nr, n)
 	}
 	s := sysc{Nr: int(nr)}
 	for i := range 6 {
 		f, _ := probe.Field(b, i+1)
 		v, ok := hexUint(f)
 		if !ok {
-			return sysc{}, fmt.Errorf("%w: syscall arg %d %q", errFormat, i+1, f)
+			return sysc{}, fmt.Errorf("%w: syscall arg %d %q", probe.ErrFormat, i+1, f)
 		}
 		s.Args[i] = v
 	}

@@ -14,6 +14,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/diagnose-sh/diagnose/probes/probe"
 	"sort"
 	"strings"
 )
@@ -53,7 +54,7 @@ func parseThreadDump(b []byte) (monitorDump, error) {
 		case strings.HasPrefix(line, `"`):
 			end := strings.Index(line[1:], `"`)
 			if end < 0 {
-				return d, fmt.Errorf("%w: thread line %q", errFormat, truncate(line))
+				return d, fmt.Errorf("%w: thread line %q", probe.ErrFormat, probe.Truncate(line))
 			}
 			cur = &thread{name: line[1 : end+1]}
 			d.Threads++
@@ -77,7 +78,7 @@ func parseThreadDump(b []byte) (monitorDump, error) {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return d, fmt.Errorf("%w: %w", errFormat, err)
+		return d, fmt.Errorf("%w: %w", probe.ErrFormat, err)
 	}
 	if !full || d.Threads == 0 {
 		return d, errNoDump
@@ -99,11 +100,4 @@ func parseThreadDump(b []byte) (monitorDump, error) {
 		d.Holder = holders[m]
 	}
 	return d, nil
-}
-
-func truncate(s string) string {
-	if len(s) > 60 {
-		return s[:60] + "..."
-	}
-	return s
 }

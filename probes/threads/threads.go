@@ -727,7 +727,7 @@ func (r *reader) jvmEvidence(f *Facts, st probe.Statuses) {
 		case errors.Is(err, fs.ErrNotExist) || strings.Contains(reason, "executable file not found"):
 			set(probe.Status{State: probe.Unavailable, Reason: "jcmd is not installed", Fix: "install the JDK (openjdk-17-jdk-headless) that matches the JVM"})
 		default:
-			set(probe.Status{State: probe.Unavailable, Reason: "jcmd Thread.print failed: " + probe.Sanitize(truncate(reason))})
+			set(probe.Status{State: probe.Unavailable, Reason: "jcmd Thread.print failed: " + probe.Truncate(reason)})
 		}
 		return
 	}
