@@ -124,7 +124,7 @@ var Formats = map[string]Writer{
 // TestFormats lists the formats of test reports, by name.
 var TestFormats = map[string]TestWriter{
 	"text":     TestText,
-	"json":     func(w io.Writer, r TestReport, _ Style) error { return writeJSON(w, r) },
+	"json":     func(w io.Writer, r TestReport, _ Style) error { return WriteJSON(w, r) },
 	"markdown": func(w io.Writer, r TestReport, _ Style) error { return TestMarkdown(w, r) },
 	"junit":    func(w io.Writer, r TestReport, _ Style) error { return TestJUnit(w, r) },
 	"sarif":    func(w io.Writer, r TestReport, _ Style) error { return TestSARIF(w, r) },
@@ -155,9 +155,10 @@ type ProbeStatus struct {
 
 // JSON writes the report as indented JSON. encoding/json escapes control
 // bytes and replaces invalid UTF-8, so the output is valid JSON for any input.
-func JSON(w io.Writer, r Report) error { return writeJSON(w, r) }
+func JSON(w io.Writer, r Report) error { return WriteJSON(w, r) }
 
-func writeJSON(w io.Writer, v any) error {
+// WriteJSON writes v as indented JSON, the form of every JSON output.
+func WriteJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)

@@ -121,7 +121,7 @@ func SARIF(w io.Writer, r Report) error {
 		run.Results = append(run.Results, sarifResult{RuleID: f.Rule, Level: sarifLevel(f.Severity),
 			Message: sarifMessage{msg}, Locations: sarifLoc(r.File, lines[f.Rule])})
 	}
-	return writeJSON(w, sarifLog{Schema: sarifSchema, Version: "2.1.0", Runs: []sarifRun{run}})
+	return WriteJSON(w, sarifLog{Schema: sarifSchema, Version: "2.1.0", Runs: []sarifRun{run}})
 }
 
 // TestSARIF writes each failing test case as an error at its line in the test file.
@@ -140,5 +140,5 @@ func TestSARIF(w io.Writer, r TestReport) error {
 				Locations: sarifLoc(s.File, c.Line)})
 		}
 	}
-	return writeJSON(w, sarifLog{Schema: sarifSchema, Version: "2.1.0", Runs: []sarifRun{run}})
+	return WriteJSON(w, sarifLog{Schema: sarifSchema, Version: "2.1.0", Runs: []sarifRun{run}})
 }

@@ -1,9 +1,9 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/diagnose-sh/diagnose/engine/report"
 	"io"
 	"os"
 	"path/filepath"
@@ -87,7 +87,7 @@ func (e *env) list(dirs []string, format string) error {
 		entries = append(entries, en)
 	}
 	if format == "json" {
-		return writeJSON(e.stdout, entries)
+		return report.WriteJSON(e.stdout, entries)
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	for _, en := range entries {
@@ -195,7 +195,7 @@ func (e *env) validate(files []string, format string) (int, error) {
 		results = append(results, r)
 	}
 	if format == "json" {
-		return code, writeJSON(e.stdout, results)
+		return code, report.WriteJSON(e.stdout, results)
 	}
 	for _, r := range results {
 		switch {
@@ -241,7 +241,7 @@ func (e *env) factsCmd() *cobra.Command {
 func (e *env) facts(format string) error {
 	facts := e.schema.Facts()
 	if format == "json" {
-		return writeJSON(e.stdout, facts)
+		return report.WriteJSON(e.stdout, facts)
 	}
 	docs := map[string]string{}
 	for _, p := range probes.Registry() {
@@ -354,12 +354,6 @@ func (e *env) collect(sf *sampleFlags, target probe.Target, out string) error {
 	}
 	fmt.Fprintf(e.stderr, "wrote %s (%d of %d probes ok, %.1fs window)\n", out, ok, len(probes.Registry()), s.window.Seconds())
 	return nil
-}
-
-func writeJSON(w interface{ Write([]byte) (int, error) }, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 // firstSentence keeps list lines short: the description up to its first

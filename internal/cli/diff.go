@@ -78,7 +78,7 @@ func (e *env) diff(beforePath, afterPath, name string, dirs []string, format str
 	d.Changes = report.Compare(pb, before.snap.Facts, after.Facts, base.Missing, missingFrom(statusReport(after.Status)))
 	switch format {
 	case "json":
-		return writeJSON(e.stdout, d)
+		return report.WriteJSON(e.stdout, d)
 	case "markdown":
 		return report.DiffMarkdown(e.stdout, d)
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"github.com/diagnose-sh/diagnose/engine/report"
 	"sort"
 	"strings"
 
@@ -40,7 +41,7 @@ func (e *env) schemaCmd() *cobra.Command {
 			if len(args) == 1 {
 				kind = args[0]
 			}
-			return writeJSON(e.stdout, schemas[kind])
+			return report.WriteJSON(e.stdout, schemas[kind])
 		},
 	}, nil)
 }

@@ -196,12 +196,12 @@ func (r *reader) Finish() (any, probe.Statuses) {
 		f.BusyPct = max(0, 100-f.IdlePct-f.IowaitPct-f.StealPct)
 	}
 	if first.stat.has&last.stat.has&hasCtxt != 0 {
-		f.CtxSwitchesPerS = float64(delta(first.stat.ctxt, last.stat.ctxt)) / dt
+		f.CtxSwitchesPerS = float64(probe.Delta(first.stat.ctxt, last.stat.ctxt)) / dt
 	} else {
 		st["ctx_switches_per_s"] = missing("ctxt")
 	}
 	if first.stat.has&last.stat.has&hasIntr != 0 {
-		f.InterruptsPerS = float64(delta(first.stat.intr, last.stat.intr)) / dt
+		f.InterruptsPerS = float64(probe.Delta(first.stat.intr, last.stat.intr)) / dt
 	} else {
 		st["interrupts_per_s"] = missing("intr")
 	}
@@ -214,15 +214,6 @@ func missing(line string) probe.Status {
 
 // dsec is a clamped delta of two cumulative times in seconds.
 func dsec(a, b float64) float64 {
-	if b < a {
-		return 0
-	}
-	return b - a
-}
-
-// delta is a cumulative 64-bit counter's increase; a counter that went
-// backwards (reset) counts as no increase, never as a negative rate.
-func delta(a, b uint64) uint64 {
 	if b < a {
 		return 0
 	}

@@ -191,7 +191,7 @@ func (r *reader) Finish() (any, probe.Statuses) {
 				st[x.name] = probe.Status{State: probe.Unavailable, Reason: fmt.Sprintf("/proc/vmstat has no %s on this kernel", x.key)}
 				continue
 			}
-			*x.dst = float64(delta(x.get(a), x.get(z))) / dt
+			*x.dst = float64(probe.Delta(x.get(a), x.get(z))) / dt
 		}
 	}
 
@@ -200,14 +200,4 @@ func (r *reader) Finish() (any, probe.Statuses) {
 		st[""] = probe.StatusOf(memErr, "/proc/meminfo")
 	}
 	return f, st
-}
-
-// delta is a cumulative counter's increase; a counter that went backwards
-// (reset, or a wrapped 32-bit counter on an old kernel that we cannot tell
-// from a reset) counts as no increase, never as a negative rate.
-func delta(a, b uint64) uint64 {
-	if b < a {
-		return 0
-	}
-	return b - a
 }

@@ -139,6 +139,15 @@ func SocketInode(link string) (uint64, bool) {
 
 // Round2 keeps two decimals so golden files are stable and readable (NaN
 // and infinities, which JSON cannot carry, become 0).
+// Delta is how much a kernel counter grew from a to b; 0 when it went back
+// (a reset, or a counter of an exited task replaced by a new one).
+func Delta(a, b uint64) uint64 {
+	if b < a {
+		return 0
+	}
+	return b - a
+}
+
 func Round2(x float64) float64 {
 	if math.IsNaN(x) || math.IsInf(x, 0) {
 		return 0

@@ -341,10 +341,7 @@ func delta(old, cur uint64, had bool) uint64 {
 	if !had {
 		return cur
 	}
-	if cur < old {
-		return 0
-	}
-	return cur - old
+	return probe.Delta(old, cur)
 }
 
 func (r *reader) Finish() (any, probe.Statuses) {

@@ -267,7 +267,7 @@ func (r *reader) Finish() (any, probe.Statuses) {
 }
 
 func build(s summary, source string, wall bool, traced float64) Facts {
-	f := Facts{Source: source, WallClock: wall, TracedS: round(traced)}
+	f := Facts{Source: source, WallClock: wall, TracedS: probe.Round2(traced)}
 	cat := map[string]float64{}
 	for _, rw := range s.Rows {
 		f.TotalCalls += rw.Calls
@@ -289,7 +289,7 @@ func build(s summary, source string, wall bool, traced float64) Facts {
 		if f.TotalSeconds <= 0 {
 			return 0
 		}
-		return round(x / f.TotalSeconds * 100)
+		return probe.Round2(x / f.TotalSeconds * 100)
 	}
 	f.Syscalls = []Syscall{}
 	for i, rw := range rows {
@@ -298,7 +298,7 @@ func build(s summary, source string, wall bool, traced float64) Facts {
 		}
 		sc := Syscall{Name: probe.Sanitize(rw.Name), Calls: rw.Calls, Errors: rw.Errors, Seconds: rw.Seconds, TimePct: pct(rw.Seconds)}
 		if rw.Calls > 0 {
-			sc.UsecsPerCall = round(rw.Seconds / float64(rw.Calls) * 1e6)
+			sc.UsecsPerCall = probe.Round2(rw.Seconds / float64(rw.Calls) * 1e6)
 		}
 		f.Syscalls = append(f.Syscalls, sc)
 	}
@@ -312,16 +312,9 @@ func build(s summary, source string, wall bool, traced float64) Facts {
 	f.SleepTimePct = pct(cat["sleep"])
 	f.TotalSeconds = round6(f.TotalSeconds)
 	if traced > 0 {
-		f.CallsPerS = round(float64(f.TotalCalls) / traced)
+		f.CallsPerS = probe.Round2(float64(f.TotalCalls) / traced)
 	}
 	return f
-}
-
-func round(x float64) float64 {
-	if x != x || x > 1e300 || x < -1e300 {
-		return 0
-	}
-	return float64(int64(x*100+0.5)) / 100
 }
 
 func round6(x float64) float64 { return float64(int64(x*1e6+0.5)) / 1e6 }
