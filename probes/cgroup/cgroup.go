@@ -33,121 +33,71 @@ import (
 
 // Facts is the target's cgroup over the window.
 type Facts struct {
-	// Version is the cgroup version: 0 none, 1 (v1 or hybrid), 2 (unified).
-	Version int `expr:"version" json:"version" doc:"cgroup version of the controllers: 0 none, 1 (v1 or hybrid), 2 (unified)"`
-	// Hybrid is true when v1 controllers and a v2 tree are both mounted.
-	Hybrid bool `expr:"hybrid" json:"hybrid" doc:"v1 controllers plus a controller-less v2 tree (systemd hybrid layout)"`
-	// Path is the cgroup path as /proc/PID/cgroup and the kernel OOM log show it.
-	Path string `expr:"path" json:"path" doc:"cgroup path as /proc/PID/cgroup and the kernel OOM log print it (v1: the memory hierarchy's)"`
-	// MemoryDir is the directory the memory facts were read from.
+	Version   int    `expr:"version" json:"version" doc:"cgroup version of the controllers: 0 none, 1 (v1 or hybrid), 2 (unified)"`
+	Hybrid    bool   `expr:"hybrid" json:"hybrid" doc:"v1 controllers plus a controller-less v2 tree (systemd hybrid layout)"`
+	Path      string `expr:"path" json:"path" doc:"cgroup path as /proc/PID/cgroup and the kernel OOM log print it (v1: the memory hierarchy's)"`
 	MemoryDir string `expr:"memory_dir" json:"memory_dir" doc:"directory the memory facts were read from"`
 
-	// MemoryLimited is true when a memory limit applies (this cgroup or an ancestor).
-	MemoryLimited bool `expr:"memory_limited" json:"memory_limited" doc:"a memory limit applies to the cgroup (its own or an ancestor's)"`
-	// MemoryLimitBytes is the effective memory limit (smallest along the ancestors); 0 when unlimited.
-	MemoryLimitBytes uint64 `expr:"memory_limit_bytes" json:"memory_limit_bytes" doc:"effective memory limit in bytes (smallest of the cgroup and its ancestors), 0 when unlimited"`
-	// MemoryHighBytes is v2 memory.high (reclaim/throttle, never OOM); 0 when not set.
-	MemoryHighBytes uint64 `expr:"memory_high_bytes" json:"memory_high_bytes" doc:"v2 memory.high throttle limit in bytes (reclaims and slows, never OOM-kills), 0 when not set"`
-	// MemoryUsageBytes is current usage (v2 memory.current, v1 usage_in_bytes) at the last reading.
-	MemoryUsageBytes uint64 `expr:"memory_usage_bytes" json:"memory_usage_bytes" doc:"memory charged to the cgroup at the last reading, bytes (incl. page cache)"`
-	// MemoryWorkingSetBytes is usage minus inactive file cache (what kubelet evicts on).
-	MemoryWorkingSetBytes uint64 `expr:"memory_working_set_bytes" json:"memory_working_set_bytes" doc:"usage minus inactive file cache, bytes (kubelet's working set)"`
-	// MemoryPeakBytes is the highest usage recorded (v2 memory.peak, v1 max_usage_in_bytes).
-	MemoryPeakBytes uint64 `expr:"memory_peak_bytes" json:"memory_peak_bytes" doc:"highest usage the kernel recorded since creation or reset, bytes"`
-	// MemoryUsageRatio is usage / limit (0 when unlimited).
-	MemoryUsageRatio float64 `expr:"memory_usage_ratio" json:"memory_usage_ratio" doc:"usage divided by the limit, 0..1+, 0 when unlimited"`
-	// MemoryWorkingSetRatio is working set / limit (0 when unlimited).
-	MemoryWorkingSetRatio float64 `expr:"memory_working_set_ratio" json:"memory_working_set_ratio" doc:"working set divided by the limit, 0 when unlimited"`
-	// MemoryPeakRatio is peak / limit (0 when unlimited).
-	MemoryPeakRatio float64 `expr:"memory_peak_ratio" json:"memory_peak_ratio" doc:"peak usage divided by the limit, 0 when unlimited"`
-	// MemoryLimitHits counts allocations that hit the limit (v1 memory.failcnt, v2 memory.events max).
-	MemoryLimitHits uint64 `expr:"memory_limit_hits" json:"memory_limit_hits" doc:"times usage hit the limit and reclaim was forced (v1 memory.failcnt, v2 memory.events max)"`
-	// OOMEvents counts times the cgroup ran out of memory (v2 memory.events oom; v1 has no such counter).
-	OOMEvents uint64 `expr:"oom_events" json:"oom_events" doc:"times the cgroup reached its limit with reclaim failing (v2 memory.events oom); unavailable on v1"`
-	// OOMKills counts processes the OOM killer killed in this cgroup's subtree (v2 memory.events oom_kill, v1 memory.oom_control oom_kill).
-	OOMKills uint64 `expr:"oom_kills" json:"oom_kills" doc:"processes killed by the OOM killer in this cgroup since it was created (v2 memory.events oom_kill, v1 memory.oom_control oom_kill)"`
-	// OOMKillsInWindow counts OOM kills during the sampling window.
-	OOMKillsInWindow uint64 `expr:"oom_kills_in_window" json:"oom_kills_in_window" doc:"OOM kills counted between the first and the last reading"`
-	// UnderOOM is v1 memory.oom_control under_oom (the cgroup is OOM and its killer disabled or running).
-	UnderOOM bool `expr:"under_oom" json:"under_oom" doc:"v1: the cgroup is out of memory right now (memory.oom_control under_oom)"`
-	// OOMKillDisabled is v1 memory.oom_control oom_kill_disable: tasks hang instead of being killed.
-	OOMKillDisabled bool `expr:"oom_kill_disabled" json:"oom_kill_disabled" doc:"v1: the OOM killer is disabled for this cgroup; tasks hang at the limit instead"`
-	// MemoryStat is the memory.stat breakdown at the last reading.
-	MemoryStat MemoryStat `expr:"memory_stat" json:"memory_stat" doc:"memory.stat breakdown at the last reading"`
+	MemoryLimited         bool       `expr:"memory_limited" json:"memory_limited" doc:"a memory limit applies to the cgroup (its own or an ancestor's)"`
+	MemoryLimitBytes      uint64     `expr:"memory_limit_bytes" json:"memory_limit_bytes" doc:"effective memory limit in bytes (smallest of the cgroup and its ancestors), 0 when unlimited"`
+	MemoryHighBytes       uint64     `expr:"memory_high_bytes" json:"memory_high_bytes" doc:"v2 memory.high throttle limit in bytes (reclaims and slows, never OOM-kills), 0 when not set"`
+	MemoryUsageBytes      uint64     `expr:"memory_usage_bytes" json:"memory_usage_bytes" doc:"memory charged to the cgroup at the last reading, bytes (incl. page cache)"`
+	MemoryWorkingSetBytes uint64     `expr:"memory_working_set_bytes" json:"memory_working_set_bytes" doc:"usage minus inactive file cache, bytes (kubelet's working set)"`
+	MemoryPeakBytes       uint64     `expr:"memory_peak_bytes" json:"memory_peak_bytes" doc:"highest usage the kernel recorded since creation or reset, bytes"`
+	MemoryUsageRatio      float64    `expr:"memory_usage_ratio" json:"memory_usage_ratio" doc:"usage divided by the limit, 0..1+, 0 when unlimited"`
+	MemoryWorkingSetRatio float64    `expr:"memory_working_set_ratio" json:"memory_working_set_ratio" doc:"working set divided by the limit, 0 when unlimited"`
+	MemoryPeakRatio       float64    `expr:"memory_peak_ratio" json:"memory_peak_ratio" doc:"peak usage divided by the limit, 0 when unlimited"`
+	MemoryLimitHits       uint64     `expr:"memory_limit_hits" json:"memory_limit_hits" doc:"times usage hit the limit and reclaim was forced (v1 memory.failcnt, v2 memory.events max)"`
+	OOMEvents             uint64     `expr:"oom_events" json:"oom_events" doc:"times the cgroup reached its limit with reclaim failing (v2 memory.events oom); unavailable on v1"`
+	OOMKills              uint64     `expr:"oom_kills" json:"oom_kills" doc:"processes killed by the OOM killer in this cgroup since it was created (v2 memory.events oom_kill, v1 memory.oom_control oom_kill)"`
+	OOMKillsInWindow      uint64     `expr:"oom_kills_in_window" json:"oom_kills_in_window" doc:"OOM kills counted between the first and the last reading"`
+	UnderOOM              bool       `expr:"under_oom" json:"under_oom" doc:"v1: the cgroup is out of memory right now (memory.oom_control under_oom)"`
+	OOMKillDisabled       bool       `expr:"oom_kill_disabled" json:"oom_kill_disabled" doc:"v1: the OOM killer is disabled for this cgroup; tasks hang at the limit instead"`
+	MemoryStat            MemoryStat `expr:"memory_stat" json:"memory_stat" doc:"memory.stat breakdown at the last reading"`
 
-	// CPULimited is true when a CFS quota applies.
-	CPULimited bool `expr:"cpu_limited" json:"cpu_limited" doc:"a CFS CPU quota applies (this cgroup or an ancestor)"`
-	// CPUQuotaCores is the quota in CPUs (quota/period), 0 when unlimited.
-	CPUQuotaCores float64 `expr:"cpu_quota_cores" json:"cpu_quota_cores" doc:"CFS quota in CPUs (quota/period), 0 when unlimited"`
-	// CPUUsageCores is CPU time used by the cgroup per wall second over the window.
-	CPUUsageCores float64 `expr:"cpu_usage_cores" json:"cpu_usage_cores" doc:"CPU time used by the cgroup per wall second over the window, in CPUs"`
-	// CPUThrottledPeriodsPct is the share of CFS periods in which the cgroup was throttled.
+	CPULimited             bool    `expr:"cpu_limited" json:"cpu_limited" doc:"a CFS CPU quota applies (this cgroup or an ancestor)"`
+	CPUQuotaCores          float64 `expr:"cpu_quota_cores" json:"cpu_quota_cores" doc:"CFS quota in CPUs (quota/period), 0 when unlimited"`
+	CPUUsageCores          float64 `expr:"cpu_usage_cores" json:"cpu_usage_cores" doc:"CPU time used by the cgroup per wall second over the window, in CPUs"`
 	CPUThrottledPeriodsPct float64 `expr:"cpu_throttled_periods_pct" json:"cpu_throttled_periods_pct" doc:"share of CFS periods over the window in which the cgroup was throttled, 0-100"`
-	// CPUThrottledSPerS is throttled time per wall second (summed over CPUs, may exceed 1).
-	CPUThrottledSPerS float64 `expr:"cpu_throttled_s_per_s" json:"cpu_throttled_s_per_s" doc:"throttled time per wall second over the window, summed over per-CPU run queues (can exceed 1)"`
+	CPUThrottledSPerS      float64 `expr:"cpu_throttled_s_per_s" json:"cpu_throttled_s_per_s" doc:"throttled time per wall second over the window, summed over per-CPU run queues (can exceed 1)"`
 
-	// ProcessCount is the number of processes in the cgroup (and below).
-	ProcessCount int `expr:"process_count" json:"process_count" doc:"processes in the cgroup and its descendants at the last reading"`
-	// Processes lists them, largest RSS first (at most 100).
-	Processes []Process `expr:"processes" json:"processes" doc:"processes in the cgroup, largest RSS first (at most 100)"`
-	// Largest is the process with the largest RSS.
-	Largest Process `expr:"largest" json:"largest" doc:"the process with the largest RSS"`
-	// UnkillableCount is the number of processes with oom_score_adj -1000.
-	UnkillableCount int `expr:"unkillable_count" json:"unkillable_count" doc:"processes the OOM killer may never pick (oom_score_adj -1000)"`
-	// Unkillable is the largest such process.
-	Unkillable Process `expr:"unkillable" json:"unkillable" doc:"the largest process with oom_score_adj -1000 (empty when none)"`
+	ProcessCount    int       `expr:"process_count" json:"process_count" doc:"processes in the cgroup and its descendants at the last reading"`
+	Processes       []Process `expr:"processes" json:"processes" doc:"processes in the cgroup, largest RSS first (at most 100)"`
+	Largest         Process   `expr:"largest" json:"largest" doc:"the process with the largest RSS"`
+	UnkillableCount int       `expr:"unkillable_count" json:"unkillable_count" doc:"processes the OOM killer may never pick (oom_score_adj -1000)"`
+	Unkillable      Process   `expr:"unkillable" json:"unkillable" doc:"the largest process with oom_score_adj -1000 (empty when none)"`
 
-	// VM holds the system-wide overcommit and OOM settings.
 	VM VM `expr:"vm" json:"vm" doc:"system-wide overcommit and OOM-killer settings (/proc/sys/vm)"`
 }
 
 // MemoryStat is the memory.stat breakdown in bytes (v1 keys mapped to v2 meaning; hierarchical on v1).
 type MemoryStat struct {
-	// AnonBytes is anonymous memory (heap, stacks, malloc): v2 anon, v1 total_rss.
-	AnonBytes uint64 `expr:"anon_bytes" json:"anon_bytes" doc:"anonymous memory (heaps, stacks, malloc), bytes (v2 anon, v1 total_rss)"`
-	// FileBytes is page cache: v2 file, v1 total_cache.
-	FileBytes uint64 `expr:"file_bytes" json:"file_bytes" doc:"page cache, bytes (v2 file, v1 total_cache)"`
-	// InactiveFileBytes is reclaimable page cache.
+	AnonBytes         uint64 `expr:"anon_bytes" json:"anon_bytes" doc:"anonymous memory (heaps, stacks, malloc), bytes (v2 anon, v1 total_rss)"`
+	FileBytes         uint64 `expr:"file_bytes" json:"file_bytes" doc:"page cache, bytes (v2 file, v1 total_cache)"`
 	InactiveFileBytes uint64 `expr:"inactive_file_bytes" json:"inactive_file_bytes" doc:"inactive (easily reclaimed) page cache, bytes"`
-	// KernelBytes is kernel memory charged to the cgroup: v2 kernel, v1 memory.kmem.usage_in_bytes.
-	KernelBytes uint64 `expr:"kernel_bytes" json:"kernel_bytes" doc:"kernel memory charged to the cgroup (slab, stacks, page tables), bytes"`
-	// SlabBytes is slab memory (v2 slab).
-	SlabBytes uint64 `expr:"slab_bytes" json:"slab_bytes" doc:"kernel slab memory, bytes (v2 slab)"`
-	// SockBytes is socket buffer memory: v2 sock, v1 memory.kmem.tcp.usage_in_bytes.
-	SockBytes uint64 `expr:"sock_bytes" json:"sock_bytes" doc:"network socket buffers, bytes (v2 sock, v1 kmem.tcp usage)"`
-	// ShmemBytes is shared memory and tmpfs: v2 shmem, v1 total_shmem.
-	ShmemBytes uint64 `expr:"shmem_bytes" json:"shmem_bytes" doc:"shared memory and tmpfs files, bytes (cannot be reclaimed without swap)"`
-	// SwapBytes is swap used: v2 memory.swap.current, v1 total_swap.
-	SwapBytes uint64 `expr:"swap_bytes" json:"swap_bytes" doc:"swap used by the cgroup, bytes"`
-	// PgMajFault counts major page faults in the cgroup.
-	PgMajFault uint64 `expr:"pgmajfault" json:"pgmajfault" doc:"major page faults in the cgroup since creation"`
+	KernelBytes       uint64 `expr:"kernel_bytes" json:"kernel_bytes" doc:"kernel memory charged to the cgroup (slab, stacks, page tables), bytes"`
+	SlabBytes         uint64 `expr:"slab_bytes" json:"slab_bytes" doc:"kernel slab memory, bytes (v2 slab)"`
+	SockBytes         uint64 `expr:"sock_bytes" json:"sock_bytes" doc:"network socket buffers, bytes (v2 sock, v1 kmem.tcp usage)"`
+	ShmemBytes        uint64 `expr:"shmem_bytes" json:"shmem_bytes" doc:"shared memory and tmpfs files, bytes (cannot be reclaimed without swap)"`
+	SwapBytes         uint64 `expr:"swap_bytes" json:"swap_bytes" doc:"swap used by the cgroup, bytes"`
+	PgMajFault        uint64 `expr:"pgmajfault" json:"pgmajfault" doc:"major page faults in the cgroup since creation"`
 }
 
 // Process is one member of the cgroup.
 type Process struct {
-	// PID is the process id.
-	PID int `expr:"pid" json:"pid" doc:"process id"`
-	// Name is the process name (comm).
-	Name string `expr:"name" json:"name" doc:"process name (comm)"`
-	// RSSBytes is the resident set size.
-	RSSBytes uint64 `expr:"rss_bytes" json:"rss_bytes" doc:"resident set size, bytes"`
-	// OOMScore is /proc/PID/oom_score (0-2000; higher dies first).
-	OOMScore int `expr:"oom_score" json:"oom_score" doc:"the OOM killer's badness score (0-2000, highest is killed first)"`
-	// OOMScoreAdj is /proc/PID/oom_score_adj (-1000 never killed .. 1000 killed first).
-	OOMScoreAdj int `expr:"oom_score_adj" json:"oom_score_adj" doc:"oom_score_adj: -1000 never killed .. 1000 killed first"`
-	// QOSClass is the Kubernetes QoS class oom_score_adj implies.
-	QOSClass string `expr:"qos_class" json:"qos_class" doc:"Kubernetes QoS class the oom_score_adj implies: Guaranteed (-997), BestEffort (1000), Burstable (2..999), system (-999/-998, kubelet/runtime/pause), empty for values kubelet never sets"`
+	PID         int    `expr:"pid" json:"pid" doc:"process id"`
+	Name        string `expr:"name" json:"name" doc:"process name (comm)"`
+	RSSBytes    uint64 `expr:"rss_bytes" json:"rss_bytes" doc:"resident set size, bytes"`
+	OOMScore    int    `expr:"oom_score" json:"oom_score" doc:"the OOM killer's badness score (0-2000, highest is killed first)"`
+	OOMScoreAdj int    `expr:"oom_score_adj" json:"oom_score_adj" doc:"oom_score_adj: -1000 never killed .. 1000 killed first"`
+	QOSClass    string `expr:"qos_class" json:"qos_class" doc:"Kubernetes QoS class the oom_score_adj implies: Guaranteed (-997), BestEffort (1000), Burstable (2..999), system (-999/-998, kubelet/runtime/pause), empty for values kubelet never sets"`
 }
 
 // VM is the system-wide overcommit and OOM settings.
 type VM struct {
-	// OvercommitMemory is vm.overcommit_memory: 0 heuristic, 1 always, 2 strict.
-	OvercommitMemory int `expr:"overcommit_memory" json:"overcommit_memory" doc:"vm.overcommit_memory: 0 heuristic, 1 always allow, 2 strict (commit limit; malloc/mmap fail instead of OOM kills)"`
-	// OvercommitRatio is vm.overcommit_ratio (percent of RAM in the mode-2 commit limit).
-	OvercommitRatio int `expr:"overcommit_ratio" json:"overcommit_ratio" doc:"vm.overcommit_ratio: percent of RAM counted in the mode-2 commit limit"`
-	// PanicOnOOM is vm.panic_on_oom: 1/2 panic (reboot) instead of killing.
-	PanicOnOOM int `expr:"panic_on_oom" json:"panic_on_oom" doc:"vm.panic_on_oom: 0 kill a process, 1 panic on a global OOM, 2 panic on any OOM incl. cgroup limits"`
-	// OOMKillAllocatingTask is vm.oom_kill_allocating_task: kill the allocating task, not the largest.
+	OvercommitMemory      int `expr:"overcommit_memory" json:"overcommit_memory" doc:"vm.overcommit_memory: 0 heuristic, 1 always allow, 2 strict (commit limit; malloc/mmap fail instead of OOM kills)"`
+	OvercommitRatio       int `expr:"overcommit_ratio" json:"overcommit_ratio" doc:"vm.overcommit_ratio: percent of RAM counted in the mode-2 commit limit"`
+	PanicOnOOM            int `expr:"panic_on_oom" json:"panic_on_oom" doc:"vm.panic_on_oom: 0 kill a process, 1 panic on a global OOM, 2 panic on any OOM incl. cgroup limits"`
 	OOMKillAllocatingTask int `expr:"oom_kill_allocating_task" json:"oom_kill_allocating_task" doc:"vm.oom_kill_allocating_task: 1 kills whichever task allocated, not the largest"`
 }
 

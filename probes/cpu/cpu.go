@@ -29,37 +29,23 @@ import (
 
 // Facts is the system-wide CPU over the sampling window, as vmstat shows it.
 type Facts struct {
-	// UserPct is user+nice time, % of all CPU time (vmstat us).
-	UserPct float64 `expr:"user_pct" json:"user_pct" doc:"share of CPU time in user mode incl. nice, % (vmstat us)"`
-	// SystemPct is system+irq+softirq time, % (vmstat sy).
+	UserPct   float64 `expr:"user_pct" json:"user_pct" doc:"share of CPU time in user mode incl. nice, % (vmstat us)"`
 	SystemPct float64 `expr:"system_pct" json:"system_pct" doc:"share of CPU time in the kernel incl. irq and softirq, % (vmstat sy)"`
-	// IdlePct is idle time, % (vmstat id).
-	IdlePct float64 `expr:"idle_pct" json:"idle_pct" doc:"share of CPU time idle, % (vmstat id)"`
-	// IowaitPct is idle time with a task of that CPU waiting on block I/O, % (vmstat wa).
+	IdlePct   float64 `expr:"idle_pct" json:"idle_pct" doc:"share of CPU time idle, % (vmstat id)"`
 	IowaitPct float64 `expr:"iowait_pct" json:"iowait_pct" doc:"share of CPU time idle while tasks wait on block I/O, % (vmstat wa)"`
-	// StealPct is time the hypervisor ran something else, % (vmstat st).
-	StealPct float64 `expr:"steal_pct" json:"steal_pct" doc:"share of CPU time stolen by the hypervisor, % (vmstat st)"`
-	// IRQPct is hard+soft interrupt time, % (part of SystemPct).
-	IRQPct float64 `expr:"irq_pct" json:"irq_pct" doc:"share of CPU time in hard and soft interrupts, % (part of system_pct)"`
-	// BusyPct is 100 - idle - iowait - steal, %.
-	BusyPct float64 `expr:"busy_pct" json:"busy_pct" doc:"share of CPU time doing work: 100 - idle - iowait - steal, %"`
+	StealPct  float64 `expr:"steal_pct" json:"steal_pct" doc:"share of CPU time stolen by the hypervisor, % (vmstat st)"`
+	IRQPct    float64 `expr:"irq_pct" json:"irq_pct" doc:"share of CPU time in hard and soft interrupts, % (part of system_pct)"`
+	BusyPct   float64 `expr:"busy_pct" json:"busy_pct" doc:"share of CPU time doing work: 100 - idle - iowait - steal, %"`
 	// RunQueue is runnable tasks (vmstat r), averaged over the window's
 	// readings, not counting diagnose's own threads.
-	RunQueue float64 `expr:"run_queue" json:"run_queue" doc:"runnable tasks averaged over the window, diagnose itself excluded (vmstat r)"`
-	// RunQueueMax is the highest run queue seen in one reading.
-	RunQueueMax float64 `expr:"run_queue_max" json:"run_queue_max" doc:"highest run queue in one reading of the window, diagnose excluded"`
-	// Blocked is tasks waiting on block I/O (vmstat b), averaged over the readings.
-	Blocked float64 `expr:"blocked" json:"blocked" doc:"tasks blocked on block I/O averaged over the window (vmstat b)"`
-	// BlockedMax is the highest blocked count seen in one reading.
-	BlockedMax float64 `expr:"blocked_max" json:"blocked_max" doc:"highest count of tasks blocked on block I/O in one reading"`
-	// CtxSwitchesPerS is context switches per second (vmstat cs).
+	RunQueue        float64 `expr:"run_queue" json:"run_queue" doc:"runnable tasks averaged over the window, diagnose itself excluded (vmstat r)"`
+	RunQueueMax     float64 `expr:"run_queue_max" json:"run_queue_max" doc:"highest run queue in one reading of the window, diagnose excluded"`
+	Blocked         float64 `expr:"blocked" json:"blocked" doc:"tasks blocked on block I/O averaged over the window (vmstat b)"`
+	BlockedMax      float64 `expr:"blocked_max" json:"blocked_max" doc:"highest count of tasks blocked on block I/O in one reading"`
 	CtxSwitchesPerS float64 `expr:"ctx_switches_per_s" json:"ctx_switches_per_s" doc:"context switches per second, all CPUs (vmstat cs)"`
-	// InterruptsPerS is interrupts per second (vmstat in).
-	InterruptsPerS float64 `expr:"interrupts_per_s" json:"interrupts_per_s" doc:"interrupts per second, all CPUs (vmstat in)"`
-	// Readings is how many readings r and b were averaged over.
-	Readings int `expr:"readings" json:"readings" doc:"number of readings run_queue and blocked were averaged over"`
-	// WindowS is the time between the first and the last reading.
-	WindowS float64 `expr:"window_s" json:"window_s" doc:"seconds between the first and the last reading"`
+	InterruptsPerS  float64 `expr:"interrupts_per_s" json:"interrupts_per_s" doc:"interrupts per second, all CPUs (vmstat in)"`
+	Readings        int     `expr:"readings" json:"readings" doc:"number of readings run_queue and blocked were averaged over"`
+	WindowS         float64 `expr:"window_s" json:"window_s" doc:"seconds between the first and the last reading"`
 }
 
 // sample is one reading of /proc/stat.

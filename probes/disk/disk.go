@@ -43,12 +43,9 @@ import (
 
 // Facts is per-disk I/O over the window.
 type Facts struct {
-	// Devices is every whole disk with I/O since boot, sorted by name.
 	Devices []Device `expr:"devices" json:"devices" doc:"whole disks (no partitions, loop, ram, zram, or stacked dm/md), sorted by name"`
-	// Busiest is the device with the highest util_pct (zero value without devices).
-	Busiest Device `expr:"busiest" json:"busiest" doc:"the device with the highest util_pct; empty name when there are no devices"`
-	// Count is len(Devices).
-	Count int `expr:"count" json:"count" doc:"number of devices"`
+	Busiest Device   `expr:"busiest" json:"busiest" doc:"the device with the highest util_pct; empty name when there are no devices"`
+	Count   int      `expr:"count" json:"count" doc:"number of devices"`
 }
 
 // Device is one disk's I/O over the window, as iostat -x shows it.

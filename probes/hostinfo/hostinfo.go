@@ -26,24 +26,15 @@ import (
 
 // Facts describes the machine.
 type Facts struct {
-	// CPUCount is the number of online logical CPUs the kernel schedules on.
-	CPUCount int `expr:"cpu_count" json:"cpu_count" doc:"logical CPUs (processor entries of /proc/cpuinfo)"`
-	// Kernel is the kernel release.
-	Kernel string `expr:"kernel" json:"kernel" doc:"kernel release (uname -r)"`
-	// Hostname names the machine (in diagnose's UTS namespace).
-	Hostname string `expr:"hostname" json:"hostname" doc:"the host's name (/proc/sys/kernel/hostname): which machine a snapshot or baseline was recorded on"`
-	// UptimeS is seconds since boot.
-	UptimeS float64 `expr:"uptime_s" json:"uptime_s" doc:"seconds since boot"`
-	// Load1 is the 1-minute load average (runnable + uninterruptible tasks).
-	Load1 float64 `expr:"load1" json:"load1" doc:"1-minute load average: runnable plus uninterruptible (D) tasks"`
-	// Load5 is the 5-minute load average.
-	Load5 float64 `expr:"load5" json:"load5" doc:"5-minute load average"`
-	// Load15 is the 15-minute load average.
-	Load15 float64 `expr:"load15" json:"load15" doc:"15-minute load average"`
-	// InContainer is true when diagnose sees a container's view of the machine.
-	InContainer bool `expr:"in_container" json:"in_container" doc:"diagnose runs in a container: /proc/stat, diskstats, loadavg and /proc/pressure are the host's"`
-	// ContainerEvidence says what showed the container (empty when not in one).
-	ContainerEvidence string `expr:"container_evidence" json:"container_evidence" doc:"what showed the container view (empty when none)"`
+	CPUCount          int     `expr:"cpu_count" json:"cpu_count" doc:"logical CPUs (processor entries of /proc/cpuinfo)"`
+	Kernel            string  `expr:"kernel" json:"kernel" doc:"kernel release (uname -r)"`
+	Hostname          string  `expr:"hostname" json:"hostname" doc:"the host's name (/proc/sys/kernel/hostname): which machine a snapshot or baseline was recorded on"`
+	UptimeS           float64 `expr:"uptime_s" json:"uptime_s" doc:"seconds since boot"`
+	Load1             float64 `expr:"load1" json:"load1" doc:"1-minute load average: runnable plus uninterruptible (D) tasks"`
+	Load5             float64 `expr:"load5" json:"load5" doc:"5-minute load average"`
+	Load15            float64 `expr:"load15" json:"load15" doc:"15-minute load average"`
+	InContainer       bool    `expr:"in_container" json:"in_container" doc:"diagnose runs in a container: /proc/stat, diskstats, loadavg and /proc/pressure are the host's"`
+	ContainerEvidence string  `expr:"container_evidence" json:"container_evidence" doc:"what showed the container view (empty when none)"`
 }
 
 type reading struct {

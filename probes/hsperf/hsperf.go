@@ -17,11 +17,10 @@ import (
 
 // Facts are the target JVM's HotSpot counters over the window.
 type Facts struct {
-	Present bool   `expr:"present" json:"present" doc:"the target is a HotSpot JVM that publishes hsperfdata (-XX:+UsePerfData, the default)"`
-	PID     int    `expr:"pid" json:"pid" doc:"the JVM's process id"`
-	File    string `expr:"file" json:"file" doc:"the hsperfdata file read (/proc/PID/root/tmp/hsperfdata_USER/NSPID)"`
-	VMName  string `expr:"vm_name" json:"vm_name" doc:"java.vm.name, e.g. OpenJDK 64-Bit Server VM"`
-	// Policy names the collector as HotSpot does (GarbageFirst, ParScav:MSC, Copy:MSC).
+	Present        bool    `expr:"present" json:"present" doc:"the target is a HotSpot JVM that publishes hsperfdata (-XX:+UsePerfData, the default)"`
+	PID            int     `expr:"pid" json:"pid" doc:"the JVM's process id"`
+	File           string  `expr:"file" json:"file" doc:"the hsperfdata file read (/proc/PID/root/tmp/hsperfdata_USER/NSPID)"`
+	VMName         string  `expr:"vm_name" json:"vm_name" doc:"java.vm.name, e.g. OpenJDK 64-Bit Server VM"`
 	Policy         string  `expr:"policy" json:"policy" doc:"the collector as HotSpot names it (sun.gc.policy.name): GarbageFirst, ParScav:MSC (Parallel), Copy:MSC (Serial)"`
 	YoungCollector string  `expr:"young_collector" json:"young_collector" doc:"name of collector 0 (young collections)"`
 	OldCollector   string  `expr:"old_collector" json:"old_collector" doc:"name of collector 1 (old or full collections)"`

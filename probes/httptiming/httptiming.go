@@ -30,12 +30,11 @@ import (
 // Facts are the requests' timings, medians over the requests that got a
 // response, and the serving process when it runs on this host.
 type Facts struct {
-	URL       string `expr:"url" json:"url" doc:"the URL requested"`
-	Method    string `expr:"method" json:"method" doc:"the request method"`
-	Requests  int    `expr:"requests" json:"requests" doc:"requests sent"`
-	Responses int    `expr:"responses" json:"responses" doc:"requests that got a response (any status)"`
-	Failures  int    `expr:"failures" json:"failures" doc:"requests that got no response"`
-	// FailureKind is the first failure's class.
+	URL          string `expr:"url" json:"url" doc:"the URL requested"`
+	Method       string `expr:"method" json:"method" doc:"the request method"`
+	Requests     int    `expr:"requests" json:"requests" doc:"requests sent"`
+	Responses    int    `expr:"responses" json:"responses" doc:"requests that got a response (any status)"`
+	Failures     int    `expr:"failures" json:"failures" doc:"requests that got no response"`
 	FailureKind  string `expr:"failure_kind" json:"failure_kind" doc:"the first failure's class: dns, refused, connect-timeout, tls, certificate, timeout, reset, other"`
 	FailureError string `expr:"failure_error" json:"failure_error" doc:"the first failure's error message"`
 	Unfinished   int    `expr:"unfinished" json:"unfinished" doc:"requests still running when the run's deadline came (raise --timeout)"`
@@ -48,17 +47,15 @@ type Facts struct {
 	TotalMs    float64 `expr:"total_ms" json:"total_ms" doc:"the whole request, median (curl time_total)"`
 	TotalMaxMs float64 `expr:"total_max_ms" json:"total_max_ms" doc:"the slowest request"`
 	// The slowest of each phase.
-	DNSMaxMs      float64 `expr:"dns_max_ms" json:"dns_max_ms" doc:"the slowest name lookup"`
-	ConnectMaxMs  float64 `expr:"connect_max_ms" json:"connect_max_ms" doc:"the slowest connect"`
-	TLSMaxMs      float64 `expr:"tls_max_ms" json:"tls_max_ms" doc:"the slowest TLS handshake"`
-	ServerMaxMs   float64 `expr:"server_max_ms" json:"server_max_ms" doc:"the slowest time to first byte"`
-	TransferMaxMs float64 `expr:"transfer_max_ms" json:"transfer_max_ms" doc:"the slowest transfer"`
-	// Each is every request, in the order sent (at most maxEach).
-	Each []Request `expr:"each" json:"each" doc:"every request in the order sent (at most 20): its phases, status, bytes, address, version, error"`
-	// SlowestPhase is the phase with the largest median.
-	SlowestPhase    string  `expr:"slowest_phase" json:"slowest_phase" doc:"the phase with the largest median: dns, connect, tls, server, transfer"`
-	SlowestPhaseMs  float64 `expr:"slowest_phase_ms" json:"slowest_phase_ms" doc:"its median"`
-	SlowestPhasePct float64 `expr:"slowest_phase_pct" json:"slowest_phase_pct" doc:"its share of the median total, %"`
+	DNSMaxMs        float64   `expr:"dns_max_ms" json:"dns_max_ms" doc:"the slowest name lookup"`
+	ConnectMaxMs    float64   `expr:"connect_max_ms" json:"connect_max_ms" doc:"the slowest connect"`
+	TLSMaxMs        float64   `expr:"tls_max_ms" json:"tls_max_ms" doc:"the slowest TLS handshake"`
+	ServerMaxMs     float64   `expr:"server_max_ms" json:"server_max_ms" doc:"the slowest time to first byte"`
+	TransferMaxMs   float64   `expr:"transfer_max_ms" json:"transfer_max_ms" doc:"the slowest transfer"`
+	Each            []Request `expr:"each" json:"each" doc:"every request in the order sent (at most 20): its phases, status, bytes, address, version, error"`
+	SlowestPhase    string    `expr:"slowest_phase" json:"slowest_phase" doc:"the phase with the largest median: dns, connect, tls, server, transfer"`
+	SlowestPhaseMs  float64   `expr:"slowest_phase_ms" json:"slowest_phase_ms" doc:"its median"`
+	SlowestPhasePct float64   `expr:"slowest_phase_pct" json:"slowest_phase_pct" doc:"its share of the median total, %"`
 
 	Status      int    `expr:"status" json:"status" doc:"the last response's status code"`
 	ErrorStatus int    `expr:"error_statuses" json:"error_statuses" doc:"responses with a status of 400 or more"`

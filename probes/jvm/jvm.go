@@ -33,93 +33,53 @@ import (
 
 // Facts is every JVM in the target cgroup, and the one closest to (or over) the limit.
 type Facts struct {
-	// Present is true when at least one JVM runs in the target cgroup.
-	Present bool `expr:"present" json:"present" doc:"a JVM runs in the target cgroup"`
-	// Count is the number of JVMs found.
-	Count int `expr:"count" json:"count" doc:"JVMs in the target cgroup"`
-	// HeapMaxBytes is the main JVM's effective max heap.
-	HeapMaxBytes uint64 `expr:"heap_max_bytes" json:"heap_max_bytes" doc:"main JVM's effective max heap, bytes"`
-	// FootprintBytes is the main JVM's estimated (or measured) total footprint.
-	FootprintBytes uint64 `expr:"footprint_bytes" json:"footprint_bytes" doc:"main JVM's total memory budget (heap max + non-heap), bytes"`
-	// FootprintRatioOfLimit is the main JVM's footprint divided by the cgroup limit (0 when unlimited).
-	FootprintRatioOfLimit float64 `expr:"footprint_ratio_of_limit" json:"footprint_ratio_of_limit" doc:"main JVM's footprint divided by the cgroup memory limit, 0 when unlimited"`
-	// ContainerSupportDisabled counts JVMs that ignore the cgroup limit.
-	ContainerSupportDisabled int `expr:"container_support_disabled" json:"container_support_disabled" doc:"JVMs that do not see the container limit (-XX:-UseContainerSupport, or a JDK too old for cgroup v2)"`
-	// Main is the JVM with the highest footprint ratio (or footprint when unlimited).
-	Main JVM `expr:"main" json:"main" doc:"the JVM with the largest footprint relative to the limit"`
-	// JVMs lists every JVM found (at most 20).
-	JVMs []JVM `expr:"jvms" json:"jvms" doc:"every JVM in the target cgroup (at most 20)"`
+	Present                  bool    `expr:"present" json:"present" doc:"a JVM runs in the target cgroup"`
+	Count                    int     `expr:"count" json:"count" doc:"JVMs in the target cgroup"`
+	HeapMaxBytes             uint64  `expr:"heap_max_bytes" json:"heap_max_bytes" doc:"main JVM's effective max heap, bytes"`
+	FootprintBytes           uint64  `expr:"footprint_bytes" json:"footprint_bytes" doc:"main JVM's total memory budget (heap max + non-heap), bytes"`
+	FootprintRatioOfLimit    float64 `expr:"footprint_ratio_of_limit" json:"footprint_ratio_of_limit" doc:"main JVM's footprint divided by the cgroup memory limit, 0 when unlimited"`
+	ContainerSupportDisabled int     `expr:"container_support_disabled" json:"container_support_disabled" doc:"JVMs that do not see the container limit (-XX:-UseContainerSupport, or a JDK too old for cgroup v2)"`
+	Main                     JVM     `expr:"main" json:"main" doc:"the JVM with the largest footprint relative to the limit"`
+	JVMs                     []JVM   `expr:"jvms" json:"jvms" doc:"every JVM in the target cgroup (at most 20)"`
 }
 
 // JVM is one Java virtual machine's memory budget.
 type JVM struct {
-	// PID is the JVM's process id.
-	PID int `expr:"pid" json:"pid" doc:"process id"`
-	// Name is the process name (comm).
-	Name string `expr:"name" json:"name" doc:"process name (comm)"`
-	// Command is the command line (truncated to 300 bytes).
-	Command string `expr:"command" json:"command" doc:"command line, arguments joined by spaces (at most 300 bytes)"`
-	// JavaVersion is JAVA_VERSION from the JDK's release file ("" if unknown).
-	JavaVersion string `expr:"java_version" json:"java_version" doc:"JAVA_VERSION from the JDK's release file, empty if unknown"`
-	// Flags are the JVM options in effect order (env vars and command line).
-	Flags []string `expr:"flags" json:"flags" doc:"JVM options in the order the JVM applies them (JAVA_TOOL_OPTIONS, JDK_JAVA_OPTIONS, command line, _JAVA_OPTIONS); later ones win"`
-	// EnvOptions names the environment variables that carried options.
-	EnvOptions []string `expr:"env_options" json:"env_options" doc:"environment variables that carried JVM options (JAVA_TOOL_OPTIONS, JDK_JAVA_OPTIONS, _JAVA_OPTIONS)"`
-	// HeapMaxBytes is the effective max heap.
-	HeapMaxBytes uint64 `expr:"heap_max_bytes" json:"heap_max_bytes" doc:"effective max heap, bytes"`
-	// HeapSource says where the max heap came from.
-	HeapSource string `expr:"heap_source" json:"heap_source" doc:"where the max heap came from: -Xmx, -XX:MaxHeapSize, -XX:MaxRAMPercentage, -XX:MaxRAM, -XX:MinRAMPercentage, or a default share of the memory the JVM sees"`
-	// HeapFlagFrom is where an explicit heap flag was given (command line or an env var).
-	HeapFlagFrom string `expr:"heap_flag_from" json:"heap_flag_from" doc:"where -Xmx/-XX:MaxHeapSize was given: command line or the environment variable; empty for ergonomic heaps"`
-	// HeapFixed is true when the heap is set in bytes (-Xmx), not as a share of the limit.
-	HeapFixed bool `expr:"heap_fixed" json:"heap_fixed" doc:"the heap is a fixed size (-Xmx or -XX:MaxHeapSize) that does not follow the container limit"`
-	// HeapMeasured is true when the max heap was read from the running JVM (jcmd VM.flags).
-	HeapMeasured bool `expr:"heap_measured" json:"heap_measured" doc:"the max heap was read from the running JVM (jcmd VM.flags), not computed"`
-	// ContainerSupport is true when the JVM sizes itself from the cgroup limit.
-	ContainerSupport bool `expr:"container_support" json:"container_support" doc:"the JVM sizes itself from the cgroup limit (-XX:+UseContainerSupport, the default, and a JDK that understands this cgroup version)"`
-	// SeesMemoryBytes is the memory the JVM's ergonomics start from.
-	SeesMemoryBytes uint64 `expr:"sees_memory_bytes" json:"sees_memory_bytes" doc:"memory the JVM's ergonomics start from: the cgroup limit with container support, else host RAM (or -XX:MaxRAM)"`
-	// GC is the garbage collector (Serial, Parallel, G1, Z, Shenandoah).
-	GC string `expr:"gc" json:"gc" doc:"garbage collector: Serial, Parallel, G1, Z, Shenandoah, Epsilon"`
-	// Threads is the live thread count.
-	Threads int `expr:"threads" json:"threads" doc:"live threads of the JVM process"`
-	// StackSizeBytes is the Java thread stack size (-Xss).
-	StackSizeBytes uint64 `expr:"stack_size_bytes" json:"stack_size_bytes" doc:"Java thread stack size (-Xss / ThreadStackSize, default 1 MiB), bytes"`
-	// DirectMemoryMaxBytes is the direct-buffer cap (MaxDirectMemorySize, default = max heap).
-	DirectMemoryMaxBytes uint64 `expr:"direct_memory_max_bytes" json:"direct_memory_max_bytes" doc:"cap on NIO direct buffers: -XX:MaxDirectMemorySize, or the max heap when not set"`
-	// DirectMemorySet is true when -XX:MaxDirectMemorySize is given.
-	DirectMemorySet bool `expr:"direct_memory_set" json:"direct_memory_set" doc:"-XX:MaxDirectMemorySize is given explicitly"`
-	// RSSBytes is the current resident set size.
-	RSSBytes uint64 `expr:"rss_bytes" json:"rss_bytes" doc:"current resident set size, bytes"`
-	// Components is the footprint per component.
-	Components Components `expr:"components" json:"components" doc:"footprint per component, bytes"`
-	// NonHeapBytes is footprint minus heap.
-	NonHeapBytes uint64 `expr:"non_heap_bytes" json:"non_heap_bytes" doc:"footprint outside the heap, bytes"`
-	// FootprintBytes is the total budget.
-	FootprintBytes uint64 `expr:"footprint_bytes" json:"footprint_bytes" doc:"total memory budget: heap max + metaspace + code cache + direct + thread stacks + GC + other native, bytes"`
-	// Measured is true when non-heap components come from jcmd VM.native_memory.
-	Measured bool `expr:"measured" json:"measured" doc:"non-heap components are measured (jcmd VM.native_memory summary, committed), not estimated"`
-	// MeasureNote says why the footprint is estimated, when it is.
-	MeasureNote string `expr:"measure_note" json:"measure_note" doc:"why the footprint is an estimate (no jcmd, NMT off, attach refused), empty when measured"`
-	// Sources says where each number of the budget came from.
-	Sources string `expr:"sources" json:"sources" doc:"where each budget number came from: hsperfdata (the JVM's counters, read without attaching), jcmd (NMT, VM.flags), flags, /proc, or an estimate"`
+	PID                  int        `expr:"pid" json:"pid" doc:"process id"`
+	Name                 string     `expr:"name" json:"name" doc:"process name (comm)"`
+	Command              string     `expr:"command" json:"command" doc:"command line, arguments joined by spaces (at most 300 bytes)"`
+	JavaVersion          string     `expr:"java_version" json:"java_version" doc:"JAVA_VERSION from the JDK's release file, empty if unknown"`
+	Flags                []string   `expr:"flags" json:"flags" doc:"JVM options in the order the JVM applies them (JAVA_TOOL_OPTIONS, JDK_JAVA_OPTIONS, command line, _JAVA_OPTIONS); later ones win"`
+	EnvOptions           []string   `expr:"env_options" json:"env_options" doc:"environment variables that carried JVM options (JAVA_TOOL_OPTIONS, JDK_JAVA_OPTIONS, _JAVA_OPTIONS)"`
+	HeapMaxBytes         uint64     `expr:"heap_max_bytes" json:"heap_max_bytes" doc:"effective max heap, bytes"`
+	HeapSource           string     `expr:"heap_source" json:"heap_source" doc:"where the max heap came from: -Xmx, -XX:MaxHeapSize, -XX:MaxRAMPercentage, -XX:MaxRAM, -XX:MinRAMPercentage, or a default share of the memory the JVM sees"`
+	HeapFlagFrom         string     `expr:"heap_flag_from" json:"heap_flag_from" doc:"where -Xmx/-XX:MaxHeapSize was given: command line or the environment variable; empty for ergonomic heaps"`
+	HeapFixed            bool       `expr:"heap_fixed" json:"heap_fixed" doc:"the heap is a fixed size (-Xmx or -XX:MaxHeapSize) that does not follow the container limit"`
+	HeapMeasured         bool       `expr:"heap_measured" json:"heap_measured" doc:"the max heap was read from the running JVM (jcmd VM.flags), not computed"`
+	ContainerSupport     bool       `expr:"container_support" json:"container_support" doc:"the JVM sizes itself from the cgroup limit (-XX:+UseContainerSupport, the default, and a JDK that understands this cgroup version)"`
+	SeesMemoryBytes      uint64     `expr:"sees_memory_bytes" json:"sees_memory_bytes" doc:"memory the JVM's ergonomics start from: the cgroup limit with container support, else host RAM (or -XX:MaxRAM)"`
+	GC                   string     `expr:"gc" json:"gc" doc:"garbage collector: Serial, Parallel, G1, Z, Shenandoah, Epsilon"`
+	Threads              int        `expr:"threads" json:"threads" doc:"live threads of the JVM process"`
+	StackSizeBytes       uint64     `expr:"stack_size_bytes" json:"stack_size_bytes" doc:"Java thread stack size (-Xss / ThreadStackSize, default 1 MiB), bytes"`
+	DirectMemoryMaxBytes uint64     `expr:"direct_memory_max_bytes" json:"direct_memory_max_bytes" doc:"cap on NIO direct buffers: -XX:MaxDirectMemorySize, or the max heap when not set"`
+	DirectMemorySet      bool       `expr:"direct_memory_set" json:"direct_memory_set" doc:"-XX:MaxDirectMemorySize is given explicitly"`
+	RSSBytes             uint64     `expr:"rss_bytes" json:"rss_bytes" doc:"current resident set size, bytes"`
+	Components           Components `expr:"components" json:"components" doc:"footprint per component, bytes"`
+	NonHeapBytes         uint64     `expr:"non_heap_bytes" json:"non_heap_bytes" doc:"footprint outside the heap, bytes"`
+	FootprintBytes       uint64     `expr:"footprint_bytes" json:"footprint_bytes" doc:"total memory budget: heap max + metaspace + code cache + direct + thread stacks + GC + other native, bytes"`
+	Measured             bool       `expr:"measured" json:"measured" doc:"non-heap components are measured (jcmd VM.native_memory summary, committed), not estimated"`
+	MeasureNote          string     `expr:"measure_note" json:"measure_note" doc:"why the footprint is an estimate (no jcmd, NMT off, attach refused), empty when measured"`
+	Sources              string     `expr:"sources" json:"sources" doc:"where each budget number came from: hsperfdata (the JVM's counters, read without attaching), jcmd (NMT, VM.flags), flags, /proc, or an estimate"`
 	// PerfData: the JVM's hsperfdata was read.
-	PerfData bool `expr:"perf_data" json:"perf_data" doc:"the JVM's hsperfdata counters were read (heap, metaspace and code measured without attaching)"`
-	// HeapCommittedBytes and HeapUsedBytes come from hsperfdata (0 without it).
-	HeapCommittedBytes uint64 `expr:"heap_committed_bytes" json:"heap_committed_bytes" doc:"heap committed now (hsperfdata), bytes; 0 when perf_data is false"`
-	HeapUsedBytes      uint64 `expr:"heap_used_bytes" json:"heap_used_bytes" doc:"heap in use now (hsperfdata), bytes; 0 when perf_data is false"`
-	// LimitBytes is the cgroup memory limit (0 when unlimited).
-	LimitBytes uint64 `expr:"limit_bytes" json:"limit_bytes" doc:"the cgroup memory limit, bytes, 0 when unlimited"`
-	// Limited is true when a cgroup memory limit applies.
-	Limited bool `expr:"limited" json:"limited" doc:"a cgroup memory limit applies"`
-	// FootprintRatioOfLimit is footprint / limit (0 when unlimited).
+	PerfData              bool    `expr:"perf_data" json:"perf_data" doc:"the JVM's hsperfdata counters were read (heap, metaspace and code measured without attaching)"`
+	HeapCommittedBytes    uint64  `expr:"heap_committed_bytes" json:"heap_committed_bytes" doc:"heap committed now (hsperfdata), bytes; 0 when perf_data is false"`
+	HeapUsedBytes         uint64  `expr:"heap_used_bytes" json:"heap_used_bytes" doc:"heap in use now (hsperfdata), bytes; 0 when perf_data is false"`
+	LimitBytes            uint64  `expr:"limit_bytes" json:"limit_bytes" doc:"the cgroup memory limit, bytes, 0 when unlimited"`
+	Limited               bool    `expr:"limited" json:"limited" doc:"a cgroup memory limit applies"`
 	FootprintRatioOfLimit float64 `expr:"footprint_ratio_of_limit" json:"footprint_ratio_of_limit" doc:"footprint divided by the cgroup limit, 0 when unlimited"`
-	// HeapRatioOfLimit is max heap / limit (0 when unlimited).
-	HeapRatioOfLimit float64 `expr:"heap_ratio_of_limit" json:"heap_ratio_of_limit" doc:"max heap divided by the cgroup limit, 0 when unlimited"`
-	// HeapAt75PctBytes is the heap -XX:MaxRAMPercentage=75.0 would give at this limit.
-	HeapAt75PctBytes uint64 `expr:"heap_at_75_pct_bytes" json:"heap_at_75_pct_bytes" doc:"max heap that -XX:MaxRAMPercentage=75.0 (without -Xmx) gives at this limit, bytes; 0 when unlimited"`
-	// FittingMaxRAMPct is the largest MaxRAMPercentage whose budget stays within 90% of the limit.
-	FittingMaxRAMPct float64 `expr:"fitting_max_ram_pct" json:"fitting_max_ram_pct" doc:"largest -XX:MaxRAMPercentage (at most 75) whose whole budget stays within 90% of the limit with the current non-heap; 0 when none fits or unlimited"`
+	HeapRatioOfLimit      float64 `expr:"heap_ratio_of_limit" json:"heap_ratio_of_limit" doc:"max heap divided by the cgroup limit, 0 when unlimited"`
+	HeapAt75PctBytes      uint64  `expr:"heap_at_75_pct_bytes" json:"heap_at_75_pct_bytes" doc:"max heap that -XX:MaxRAMPercentage=75.0 (without -Xmx) gives at this limit, bytes; 0 when unlimited"`
+	FittingMaxRAMPct      float64 `expr:"fitting_max_ram_pct" json:"fitting_max_ram_pct" doc:"largest -XX:MaxRAMPercentage (at most 75) whose whole budget stays within 90% of the limit with the current non-heap; 0 when none fits or unlimited"`
 }
 
 // Components is a JVM's footprint per component, bytes.

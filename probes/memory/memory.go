@@ -31,30 +31,18 @@ import (
 
 // Facts is memory use at the end of the window and paging over it.
 type Facts struct {
-	// TotalBytes is MemTotal.
-	TotalBytes uint64 `expr:"total_bytes" json:"total_bytes" doc:"usable RAM, bytes (MemTotal)"`
-	// AvailableBytes is MemAvailable: what can be allocated without swapping.
-	AvailableBytes uint64 `expr:"available_bytes" json:"available_bytes" doc:"memory available for new allocations without swapping, bytes (MemAvailable)"`
-	// SwapTotalBytes is SwapTotal (0: no swap configured).
-	SwapTotalBytes uint64 `expr:"swap_total_bytes" json:"swap_total_bytes" doc:"configured swap, bytes (SwapTotal; 0 = no swap)"`
-	// SwapUsedBytes is SwapTotal - SwapFree.
-	SwapUsedBytes uint64 `expr:"swap_used_bytes" json:"swap_used_bytes" doc:"swap in use, bytes (SwapTotal - SwapFree)"`
-	// UsedPct is (total - available) / total.
-	UsedPct float64 `expr:"used_pct" json:"used_pct" doc:"memory in use: (total - available) / total, %"`
-	// SwapUsedPct is swap used / swap total (0 without swap).
-	SwapUsedPct float64 `expr:"swap_used_pct" json:"swap_used_pct" doc:"swap in use / swap configured, % (0 without swap)"`
-	// SwapInPagesPerS is pages read from swap per second (vmstat si, in pages).
-	SwapInPagesPerS float64 `expr:"swap_in_pages_per_s" json:"swap_in_pages_per_s" doc:"pages swapped in per second (vmstat si, in pages)"`
-	// SwapOutPagesPerS is pages written to swap per second (vmstat so, in pages).
-	SwapOutPagesPerS float64 `expr:"swap_out_pages_per_s" json:"swap_out_pages_per_s" doc:"pages swapped out per second (vmstat so, in pages)"`
-	// MajorFaultsPerS is major page faults per second (sar -B majflt/s).
-	MajorFaultsPerS float64 `expr:"major_faults_per_s" json:"major_faults_per_s" doc:"major page faults per second, each one waited for disk or swap (sar -B majflt/s)"`
-	// PageScansPerS is pages scanned for reclaim per second, kswapd + direct + khugepaged.
-	PageScansPerS float64 `expr:"page_scans_per_s" json:"page_scans_per_s" doc:"pages scanned for reclaim per second by kswapd, direct reclaim and khugepaged (sar -B pgscank/s + pgscand/s)"`
-	// DirectReclaimScansPerS is pages scanned by tasks in direct reclaim per second.
+	TotalBytes             uint64  `expr:"total_bytes" json:"total_bytes" doc:"usable RAM, bytes (MemTotal)"`
+	AvailableBytes         uint64  `expr:"available_bytes" json:"available_bytes" doc:"memory available for new allocations without swapping, bytes (MemAvailable)"`
+	SwapTotalBytes         uint64  `expr:"swap_total_bytes" json:"swap_total_bytes" doc:"configured swap, bytes (SwapTotal; 0 = no swap)"`
+	SwapUsedBytes          uint64  `expr:"swap_used_bytes" json:"swap_used_bytes" doc:"swap in use, bytes (SwapTotal - SwapFree)"`
+	UsedPct                float64 `expr:"used_pct" json:"used_pct" doc:"memory in use: (total - available) / total, %"`
+	SwapUsedPct            float64 `expr:"swap_used_pct" json:"swap_used_pct" doc:"swap in use / swap configured, % (0 without swap)"`
+	SwapInPagesPerS        float64 `expr:"swap_in_pages_per_s" json:"swap_in_pages_per_s" doc:"pages swapped in per second (vmstat si, in pages)"`
+	SwapOutPagesPerS       float64 `expr:"swap_out_pages_per_s" json:"swap_out_pages_per_s" doc:"pages swapped out per second (vmstat so, in pages)"`
+	MajorFaultsPerS        float64 `expr:"major_faults_per_s" json:"major_faults_per_s" doc:"major page faults per second, each one waited for disk or swap (sar -B majflt/s)"`
+	PageScansPerS          float64 `expr:"page_scans_per_s" json:"page_scans_per_s" doc:"pages scanned for reclaim per second by kswapd, direct reclaim and khugepaged (sar -B pgscank/s + pgscand/s)"`
 	DirectReclaimScansPerS float64 `expr:"direct_reclaim_scans_per_s" json:"direct_reclaim_scans_per_s" doc:"pages scanned per second by allocating tasks in direct reclaim: they stall (sar -B pgscand/s)"`
-	// PageSizeBytes is the page size the per-page rates count in.
-	PageSizeBytes uint64 `expr:"page_size_bytes" json:"page_size_bytes" doc:"page size the *_pages_per_s rates count in, bytes"`
+	PageSizeBytes          uint64  `expr:"page_size_bytes" json:"page_size_bytes" doc:"page size the *_pages_per_s rates count in, bytes"`
 }
 
 // vmstat holds the /proc/vmstat counters we use.

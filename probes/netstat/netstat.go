@@ -41,18 +41,16 @@ type Socket struct {
 
 // Facts is the target's sockets and the network counters of its namespace.
 type Facts struct {
-	// Sockets lists the target's TCP/UDP sockets (at most 100; sums cover all).
-	Sockets []Socket `expr:"sockets" json:"sockets" doc:"the target's TCP/UDP sockets at the start of the window (at most 100 listed; tcp.* follows them across it)"`
-	// SocketCount is the number of TCP/UDP sockets the target has open.
-	SocketCount      int    `expr:"socket_count" json:"socket_count" doc:"TCP and UDP sockets the target has open"`
-	TCPEstablished   int    `expr:"tcp_established" json:"tcp_established" doc:"target's TCP sockets in ESTABLISHED"`
-	TCPListen        int    `expr:"tcp_listen" json:"tcp_listen" doc:"target's listening TCP sockets"`
-	TCPSynSent       int    `expr:"tcp_syn_sent" json:"tcp_syn_sent" doc:"target's TCP sockets still connecting (SYN_SENT): peer unreachable or slow"`
-	TCPCloseWait     int    `expr:"tcp_close_wait" json:"tcp_close_wait" doc:"target's TCP sockets in CLOSE_WAIT (peer closed, the process has not)"`
-	SendQueueBytes   uint64 `expr:"send_queue_bytes" json:"send_queue_bytes" doc:"bytes queued for sending or unacknowledged, summed over the target's connected TCP sockets"`
-	RecvQueueBytes   uint64 `expr:"recv_queue_bytes" json:"recv_queue_bytes" doc:"bytes received but not yet read, summed over the target's connected sockets"`
-	AcceptQueueMax   uint64 `expr:"accept_queue_max" json:"accept_queue_max" doc:"longest current accept queue among the target's listeners (connections not yet accepted)"`
-	SocketRetransmit uint64 `expr:"socket_retransmits" json:"socket_retransmits" doc:"current retransmit counts summed over the target's TCP sockets"`
+	Sockets          []Socket `expr:"sockets" json:"sockets" doc:"the target's TCP/UDP sockets at the start of the window (at most 100 listed; tcp.* follows them across it)"`
+	SocketCount      int      `expr:"socket_count" json:"socket_count" doc:"TCP and UDP sockets the target has open"`
+	TCPEstablished   int      `expr:"tcp_established" json:"tcp_established" doc:"target's TCP sockets in ESTABLISHED"`
+	TCPListen        int      `expr:"tcp_listen" json:"tcp_listen" doc:"target's listening TCP sockets"`
+	TCPSynSent       int      `expr:"tcp_syn_sent" json:"tcp_syn_sent" doc:"target's TCP sockets still connecting (SYN_SENT): peer unreachable or slow"`
+	TCPCloseWait     int      `expr:"tcp_close_wait" json:"tcp_close_wait" doc:"target's TCP sockets in CLOSE_WAIT (peer closed, the process has not)"`
+	SendQueueBytes   uint64   `expr:"send_queue_bytes" json:"send_queue_bytes" doc:"bytes queued for sending or unacknowledged, summed over the target's connected TCP sockets"`
+	RecvQueueBytes   uint64   `expr:"recv_queue_bytes" json:"recv_queue_bytes" doc:"bytes received but not yet read, summed over the target's connected sockets"`
+	AcceptQueueMax   uint64   `expr:"accept_queue_max" json:"accept_queue_max" doc:"longest current accept queue among the target's listeners (connections not yet accepted)"`
+	SocketRetransmit uint64   `expr:"socket_retransmits" json:"socket_retransmits" doc:"current retransmit counts summed over the target's TCP sockets"`
 
 	TCPOutSegsPerS      float64 `expr:"tcp_out_segs_per_s" json:"tcp_out_segs_per_s" doc:"TCP segments sent per second (namespace-wide)"`
 	TCPRetransPerS      float64 `expr:"tcp_retrans_per_s" json:"tcp_retrans_per_s" doc:"TCP segments retransmitted per second (namespace-wide)"`

@@ -24,26 +24,16 @@ import (
 
 // Facts is what the kernel log says about OOM kills.
 type Facts struct {
-	// TargetCgroup is the cgroup path kills are matched against.
-	TargetCgroup string `expr:"target_cgroup" json:"target_cgroup" doc:"the target's cgroup path that kills are matched against (as the kernel log prints it)"`
-	// Count is the number of OOM kills in the kernel log.
-	Count int `expr:"count" json:"count" doc:"OOM kills anywhere on the host still in the kernel log"`
-	// GlobalCount is the number of system-wide (not cgroup-limit) OOM kills in the log.
-	GlobalCount int `expr:"global_count" json:"global_count" doc:"system-wide OOM kills (the host ran out of memory) in the kernel log"`
-	// TargetCount is the number of kills in the target cgroup (or of the target pid).
-	TargetCount int `expr:"target_count" json:"target_count" doc:"OOM kills in the target cgroup or below it (or of the target pid), in the kernel log"`
-	// TargetInWindow is the number of target kills that appeared during the window.
-	TargetInWindow int `expr:"target_in_window" json:"target_in_window" doc:"OOM kills of the target that appeared in the log during the sampling window"`
-	// Last is the most recent kill in the target (zero when none).
-	Last Kill `expr:"last" json:"last" doc:"the most recent OOM kill in the target (empty when none)"`
-	// LastAny is the most recent kill anywhere (zero when none).
-	LastAny Kill `expr:"last_any" json:"last_any" doc:"the most recent OOM kill anywhere on the host (empty when none)"`
-	// Kills lists the kills, newest first (at most 50).
-	Kills []Kill `expr:"kills" json:"kills" doc:"OOM kills in the kernel log, newest first (at most 50)"`
-	// LogStartS is the timestamp (seconds since boot) of the oldest record still in the log.
-	LogStartS float64 `expr:"log_start_s" json:"log_start_s" doc:"seconds since boot of the oldest record still in the kernel log: kills before it are no longer visible"`
-	// RecordsLost is true when records were overwritten while reading.
-	RecordsLost bool `expr:"records_lost" json:"records_lost" doc:"records were overwritten while reading (EPIPE): some kills may be missing"`
+	TargetCgroup   string  `expr:"target_cgroup" json:"target_cgroup" doc:"the target's cgroup path that kills are matched against (as the kernel log prints it)"`
+	Count          int     `expr:"count" json:"count" doc:"OOM kills anywhere on the host still in the kernel log"`
+	GlobalCount    int     `expr:"global_count" json:"global_count" doc:"system-wide OOM kills (the host ran out of memory) in the kernel log"`
+	TargetCount    int     `expr:"target_count" json:"target_count" doc:"OOM kills in the target cgroup or below it (or of the target pid), in the kernel log"`
+	TargetInWindow int     `expr:"target_in_window" json:"target_in_window" doc:"OOM kills of the target that appeared in the log during the sampling window"`
+	Last           Kill    `expr:"last" json:"last" doc:"the most recent OOM kill in the target (empty when none)"`
+	LastAny        Kill    `expr:"last_any" json:"last_any" doc:"the most recent OOM kill anywhere on the host (empty when none)"`
+	Kills          []Kill  `expr:"kills" json:"kills" doc:"OOM kills in the kernel log, newest first (at most 50)"`
+	LogStartS      float64 `expr:"log_start_s" json:"log_start_s" doc:"seconds since boot of the oldest record still in the kernel log: kills before it are no longer visible"`
+	RecordsLost    bool    `expr:"records_lost" json:"records_lost" doc:"records were overwritten while reading (EPIPE): some kills may be missing"`
 }
 
 // New returns a reader for one run.

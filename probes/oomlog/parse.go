@@ -108,46 +108,26 @@ func parseRecord(s string) (record, error) {
 
 // Kill is one process killed by the kernel OOM killer.
 type Kill struct {
-	// Seq is the kernel log sequence number of the "Killed process" record.
-	Seq uint64 `expr:"seq" json:"seq" doc:"kernel log sequence number of the Killed process record"`
-	// SinceBootS is when the kill happened, in seconds since boot.
-	SinceBootS float64 `expr:"since_boot_s" json:"since_boot_s" doc:"time of the kill, seconds since boot (kernel log timestamp)"`
-	// AgoS is how long before the reading the kill happened.
-	AgoS float64 `expr:"ago_s" json:"ago_s" doc:"seconds between the kill and the reading (from /proc/uptime); 0 if uptime is unreadable"`
-	// At is the wall-clock time of the kill (RFC 3339), estimated from uptime.
-	At string `expr:"at" json:"at" doc:"wall-clock time of the kill, RFC 3339, estimated as reading time minus ago_s (drifts if the host was suspended)"`
-	// PID is the victim's process id.
-	PID int `expr:"pid" json:"pid" doc:"victim process id"`
-	// Name is the victim's comm.
-	Name string `expr:"name" json:"name" doc:"victim process name (comm)"`
-	// Global is true for a system-wide OOM (no memory cgroup limit involved).
-	Global bool `expr:"global" json:"global" doc:"system-wide out of memory (the host ran out), not a cgroup limit"`
-	// Constraint is CONSTRAINT_NONE, CONSTRAINT_MEMCG, CONSTRAINT_CPUSET or CONSTRAINT_MEMORY_POLICY.
-	Constraint string `expr:"constraint" json:"constraint" doc:"what ran out: CONSTRAINT_MEMCG (a cgroup limit), CONSTRAINT_NONE (the host), CONSTRAINT_CPUSET, CONSTRAINT_MEMORY_POLICY; empty on kernels before 4.19 without the oom-kill line"`
-	// Cgroup is the victim's memory cgroup (task_memcg), as printed from the hierarchy root.
-	Cgroup string `expr:"cgroup" json:"cgroup" doc:"victim's memory cgroup path from the hierarchy root (task_memcg)"`
-	// OOMCgroup is the cgroup whose limit was hit (oom_memcg); empty for a global OOM.
-	OOMCgroup string `expr:"oom_cgroup" json:"oom_cgroup" doc:"cgroup whose limit was hit (oom_memcg), an ancestor of the victim's or the same; empty for a global OOM"`
-	// Trigger is the task whose allocation invoked the OOM killer.
-	Trigger string `expr:"trigger" json:"trigger" doc:"name of the task whose allocation invoked the OOM killer (often a thread of the victim)"`
-	// RSSBytes is anon+file+shmem RSS of the victim when killed.
-	RSSBytes uint64 `expr:"rss_bytes" json:"rss_bytes" doc:"victim's resident memory when killed (anon+file+shmem), bytes"`
-	// AnonRSSBytes is the victim's anonymous RSS.
-	AnonRSSBytes uint64 `expr:"anon_rss_bytes" json:"anon_rss_bytes" doc:"victim's anonymous resident memory, bytes"`
-	// FileRSSBytes is the victim's file-backed RSS.
-	FileRSSBytes uint64 `expr:"file_rss_bytes" json:"file_rss_bytes" doc:"victim's file-backed resident memory, bytes"`
-	// ShmemRSSBytes is the victim's shared-memory RSS.
-	ShmemRSSBytes uint64 `expr:"shmem_rss_bytes" json:"shmem_rss_bytes" doc:"victim's shared-memory resident memory, bytes"`
-	// TotalVMBytes is the victim's virtual size.
-	TotalVMBytes uint64 `expr:"total_vm_bytes" json:"total_vm_bytes" doc:"victim's virtual memory size, bytes"`
-	// OOMScoreAdj is the victim's oom_score_adj (kernels 5.3+; else from the trigger line when it is the victim).
-	OOMScoreAdj int `expr:"oom_score_adj" json:"oom_score_adj" doc:"victim's oom_score_adj as the kernel printed it"`
-	// LimitBytes is the memory cgroup limit printed with the OOM (memcg OOMs).
-	LimitBytes uint64 `expr:"limit_bytes" json:"limit_bytes" doc:"the cgroup limit printed with a memcg OOM (memory: usage X, limit Y), bytes; 0 for global"`
-	// UsageBytes is the cgroup usage printed with the OOM.
-	UsageBytes uint64 `expr:"usage_bytes" json:"usage_bytes" doc:"the cgroup usage printed with a memcg OOM, bytes"`
-	// Message is the Killed process line.
-	Message string `expr:"message" json:"message" doc:"the kernel's Killed process line"`
+	Seq           uint64  `expr:"seq" json:"seq" doc:"kernel log sequence number of the Killed process record"`
+	SinceBootS    float64 `expr:"since_boot_s" json:"since_boot_s" doc:"time of the kill, seconds since boot (kernel log timestamp)"`
+	AgoS          float64 `expr:"ago_s" json:"ago_s" doc:"seconds between the kill and the reading (from /proc/uptime); 0 if uptime is unreadable"`
+	At            string  `expr:"at" json:"at" doc:"wall-clock time of the kill, RFC 3339, estimated as reading time minus ago_s (drifts if the host was suspended)"`
+	PID           int     `expr:"pid" json:"pid" doc:"victim process id"`
+	Name          string  `expr:"name" json:"name" doc:"victim process name (comm)"`
+	Global        bool    `expr:"global" json:"global" doc:"system-wide out of memory (the host ran out), not a cgroup limit"`
+	Constraint    string  `expr:"constraint" json:"constraint" doc:"what ran out: CONSTRAINT_MEMCG (a cgroup limit), CONSTRAINT_NONE (the host), CONSTRAINT_CPUSET, CONSTRAINT_MEMORY_POLICY; empty on kernels before 4.19 without the oom-kill line"`
+	Cgroup        string  `expr:"cgroup" json:"cgroup" doc:"victim's memory cgroup path from the hierarchy root (task_memcg)"`
+	OOMCgroup     string  `expr:"oom_cgroup" json:"oom_cgroup" doc:"cgroup whose limit was hit (oom_memcg), an ancestor of the victim's or the same; empty for a global OOM"`
+	Trigger       string  `expr:"trigger" json:"trigger" doc:"name of the task whose allocation invoked the OOM killer (often a thread of the victim)"`
+	RSSBytes      uint64  `expr:"rss_bytes" json:"rss_bytes" doc:"victim's resident memory when killed (anon+file+shmem), bytes"`
+	AnonRSSBytes  uint64  `expr:"anon_rss_bytes" json:"anon_rss_bytes" doc:"victim's anonymous resident memory, bytes"`
+	FileRSSBytes  uint64  `expr:"file_rss_bytes" json:"file_rss_bytes" doc:"victim's file-backed resident memory, bytes"`
+	ShmemRSSBytes uint64  `expr:"shmem_rss_bytes" json:"shmem_rss_bytes" doc:"victim's shared-memory resident memory, bytes"`
+	TotalVMBytes  uint64  `expr:"total_vm_bytes" json:"total_vm_bytes" doc:"victim's virtual memory size, bytes"`
+	OOMScoreAdj   int     `expr:"oom_score_adj" json:"oom_score_adj" doc:"victim's oom_score_adj as the kernel printed it"`
+	LimitBytes    uint64  `expr:"limit_bytes" json:"limit_bytes" doc:"the cgroup limit printed with a memcg OOM (memory: usage X, limit Y), bytes; 0 for global"`
+	UsageBytes    uint64  `expr:"usage_bytes" json:"usage_bytes" doc:"the cgroup usage printed with a memcg OOM, bytes"`
+	Message       string  `expr:"message" json:"message" doc:"the kernel's Killed process line"`
 }
 
 var (

@@ -35,50 +35,28 @@ const userHZ = 100
 // computed from the first and last readings in which the process existed; a
 // share of 100 % means one CPU core (or one thread) for the whole window.
 type Facts struct {
-	// PID is the process id (thread-group id).
-	PID int `expr:"pid" json:"pid" doc:"process id"`
-	// Name is the process name (comm).
-	Name string `expr:"name" json:"name" doc:"process name (comm, 15 bytes)"`
-	// Cmdline is the command line, arguments joined by spaces.
-	Cmdline string `expr:"cmdline" json:"cmdline" doc:"command line, arguments joined by spaces"`
-	// State is the main thread's state letter at the last reading (R S D T Z ...).
-	State string `expr:"state" json:"state" doc:"main thread's state letter at the last reading (R S D T Z); see threads.* for all threads"`
-	// Threads is the thread count at the last reading.
-	Threads int `expr:"threads" json:"threads" doc:"number of threads at the last reading"`
-	// Exited is true when the process ended during the window.
-	Exited bool `expr:"exited" json:"exited" doc:"the process ended during the window (facts cover the part observed)"`
-	// WindowS is the time the rates cover, in seconds.
-	WindowS float64 `expr:"window_s" json:"window_s" doc:"seconds between the first and last reading the rates are computed from"`
-	// CPUPct is user+system CPU time over wall time; 100 = one core busy.
-	CPUPct float64 `expr:"cpu_pct" json:"cpu_pct" doc:"CPU time (user+system) per wall time, 100 = one core"`
-	// UserPct is user-mode CPU time over wall time; 100 = one core.
-	UserPct float64 `expr:"user_pct" json:"user_pct" doc:"user-mode CPU per wall time, 100 = one core"`
-	// SystemPct is kernel-mode CPU time over wall time; 100 = one core.
-	SystemPct float64 `expr:"system_pct" json:"system_pct" doc:"kernel-mode CPU per wall time, 100 = one core"`
-	// RunqueueDelayPct is time runnable but waiting for a CPU, summed over threads, per wall time; 100 = one thread always waiting.
-	RunqueueDelayPct float64 `expr:"runqueue_delay_pct" json:"runqueue_delay_pct" doc:"time threads were runnable but waiting for a CPU (schedstat), summed over threads, per wall time; 100 = one thread waiting all the time (CPU starvation or cgroup throttling)"`
-	// BlkioDelayPct is time blocked on block I/O (delay accounting), summed over threads, per wall time.
-	BlkioDelayPct float64 `expr:"blkio_delay_pct" json:"blkio_delay_pct" doc:"time threads were blocked on block I/O incl. swap-in (delay accounting), summed over threads, per wall time; 100 = one thread always waiting"`
-	// VoluntaryCtxSwitchesPerS is voluntary context switches (blocking) per second, all threads.
-	VoluntaryCtxSwitchesPerS float64 `expr:"voluntary_ctx_switches_per_s" json:"voluntary_ctx_switches_per_s" doc:"voluntary context switches per second summed over all threads (the thread blocked: lock, I/O, sleep)"`
-	// InvoluntaryCtxSwitchesPerS is involuntary context switches (preemption) per second, all threads.
+	PID                        int     `expr:"pid" json:"pid" doc:"process id"`
+	Name                       string  `expr:"name" json:"name" doc:"process name (comm, 15 bytes)"`
+	Cmdline                    string  `expr:"cmdline" json:"cmdline" doc:"command line, arguments joined by spaces"`
+	State                      string  `expr:"state" json:"state" doc:"main thread's state letter at the last reading (R S D T Z); see threads.* for all threads"`
+	Threads                    int     `expr:"threads" json:"threads" doc:"number of threads at the last reading"`
+	Exited                     bool    `expr:"exited" json:"exited" doc:"the process ended during the window (facts cover the part observed)"`
+	WindowS                    float64 `expr:"window_s" json:"window_s" doc:"seconds between the first and last reading the rates are computed from"`
+	CPUPct                     float64 `expr:"cpu_pct" json:"cpu_pct" doc:"CPU time (user+system) per wall time, 100 = one core"`
+	UserPct                    float64 `expr:"user_pct" json:"user_pct" doc:"user-mode CPU per wall time, 100 = one core"`
+	SystemPct                  float64 `expr:"system_pct" json:"system_pct" doc:"kernel-mode CPU per wall time, 100 = one core"`
+	RunqueueDelayPct           float64 `expr:"runqueue_delay_pct" json:"runqueue_delay_pct" doc:"time threads were runnable but waiting for a CPU (schedstat), summed over threads, per wall time; 100 = one thread waiting all the time (CPU starvation or cgroup throttling)"`
+	BlkioDelayPct              float64 `expr:"blkio_delay_pct" json:"blkio_delay_pct" doc:"time threads were blocked on block I/O incl. swap-in (delay accounting), summed over threads, per wall time; 100 = one thread always waiting"`
+	VoluntaryCtxSwitchesPerS   float64 `expr:"voluntary_ctx_switches_per_s" json:"voluntary_ctx_switches_per_s" doc:"voluntary context switches per second summed over all threads (the thread blocked: lock, I/O, sleep)"`
 	InvoluntaryCtxSwitchesPerS float64 `expr:"involuntary_ctx_switches_per_s" json:"involuntary_ctx_switches_per_s" doc:"involuntary context switches per second summed over all threads (preempted: CPU contention or time slice used up)"`
-	// RSSBytes is the resident set size at the last reading.
-	RSSBytes uint64 `expr:"rss_bytes" json:"rss_bytes" doc:"resident set size at the last reading, bytes"`
-	// SwapBytes is the process's memory swapped out at the last reading.
-	SwapBytes uint64 `expr:"swap_bytes" json:"swap_bytes" doc:"process memory swapped out at the last reading, bytes"`
-	// OpenFDs is the number of open file descriptors at the last reading.
-	OpenFDs int `expr:"open_fds" json:"open_fds" doc:"open file descriptors at the last reading"`
-	// ReadBytesPerS is bytes fetched from storage per second (incl. O_DIRECT).
-	ReadBytesPerS float64 `expr:"read_bytes_per_s" json:"read_bytes_per_s" doc:"bytes the process caused to be read from storage per second (incl. O_DIRECT; not page-cache hits)"`
-	// WriteBytesPerS is bytes sent towards storage per second.
-	WriteBytesPerS float64 `expr:"write_bytes_per_s" json:"write_bytes_per_s" doc:"bytes the process caused to be written to storage per second (accounted when pages are dirtied)"`
-	// MajorFaultsPerS is page faults that needed I/O, per second.
-	MajorFaultsPerS float64 `expr:"major_faults_per_s" json:"major_faults_per_s" doc:"major page faults (needing I/O: mmap'ed file, swap-in) per second"`
-	// MinorFaultsPerS is page faults served from memory, per second.
-	MinorFaultsPerS float64 `expr:"minor_faults_per_s" json:"minor_faults_per_s" doc:"minor page faults per second"`
-	// TracerPID is the pid of a ptrace tracer (strace, gdb) attached to the process, 0 if none.
-	TracerPID int `expr:"tracer_pid" json:"tracer_pid" doc:"pid of an attached tracer (strace, gdb), 0 if none; a traced process runs much slower"`
+	RSSBytes                   uint64  `expr:"rss_bytes" json:"rss_bytes" doc:"resident set size at the last reading, bytes"`
+	SwapBytes                  uint64  `expr:"swap_bytes" json:"swap_bytes" doc:"process memory swapped out at the last reading, bytes"`
+	OpenFDs                    int     `expr:"open_fds" json:"open_fds" doc:"open file descriptors at the last reading"`
+	ReadBytesPerS              float64 `expr:"read_bytes_per_s" json:"read_bytes_per_s" doc:"bytes the process caused to be read from storage per second (incl. O_DIRECT; not page-cache hits)"`
+	WriteBytesPerS             float64 `expr:"write_bytes_per_s" json:"write_bytes_per_s" doc:"bytes the process caused to be written to storage per second (accounted when pages are dirtied)"`
+	MajorFaultsPerS            float64 `expr:"major_faults_per_s" json:"major_faults_per_s" doc:"major page faults (needing I/O: mmap'ed file, swap-in) per second"`
+	MinorFaultsPerS            float64 `expr:"minor_faults_per_s" json:"minor_faults_per_s" doc:"minor page faults per second"`
+	TracerPID                  int     `expr:"tracer_pid" json:"tracer_pid" doc:"pid of an attached tracer (strace, gdb), 0 if none; a traced process runs much slower"`
 
 	// Processes is the target's processes, busiest first: one for --pid,
 	// every process of a container (whose other facts are their sums).

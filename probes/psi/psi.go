@@ -25,23 +25,18 @@ import (
 
 // Facts is pressure for the three resources.
 type Facts struct {
-	// CPU is CPU pressure: runnable tasks waiting for a CPU.
-	CPU Pressure `expr:"cpu" json:"cpu" doc:"CPU pressure: runnable tasks waiting for a CPU"`
-	// IO is I/O pressure: tasks waiting on block I/O.
-	IO Pressure `expr:"io" json:"io" doc:"I/O pressure: tasks waiting on block I/O"`
-	// Memory is memory pressure: tasks stalled in reclaim, refaults or swap-in.
+	CPU    Pressure `expr:"cpu" json:"cpu" doc:"CPU pressure: runnable tasks waiting for a CPU"`
+	IO     Pressure `expr:"io" json:"io" doc:"I/O pressure: tasks waiting on block I/O"`
 	Memory Pressure `expr:"memory" json:"memory" doc:"memory pressure: tasks stalled in reclaim, refaults, swap-in"`
 }
 
 // Pressure is one resource's stall shares, all in % of wall time.
 type Pressure struct {
-	SomeAvg10 float64 `expr:"some_avg10" json:"some_avg10" doc:"% of time at least one task stalled, kernel's 10 s average"`
-	SomeAvg60 float64 `expr:"some_avg60" json:"some_avg60" doc:"% of time at least one task stalled, kernel's 60 s average"`
-	FullAvg10 float64 `expr:"full_avg10" json:"full_avg10" doc:"% of time all non-idle tasks stalled, kernel's 10 s average"`
-	FullAvg60 float64 `expr:"full_avg60" json:"full_avg60" doc:"% of time all non-idle tasks stalled, kernel's 60 s average"`
-	// SomeWindowPct is Δ(some total µs) / window: stalled share of our window.
+	SomeAvg10     float64 `expr:"some_avg10" json:"some_avg10" doc:"% of time at least one task stalled, kernel's 10 s average"`
+	SomeAvg60     float64 `expr:"some_avg60" json:"some_avg60" doc:"% of time at least one task stalled, kernel's 60 s average"`
+	FullAvg10     float64 `expr:"full_avg10" json:"full_avg10" doc:"% of time all non-idle tasks stalled, kernel's 10 s average"`
+	FullAvg60     float64 `expr:"full_avg60" json:"full_avg60" doc:"% of time all non-idle tasks stalled, kernel's 60 s average"`
 	SomeWindowPct float64 `expr:"some_window_pct" json:"some_window_pct" doc:"% of the sampling window at least one task stalled (Δ some total / window)"`
-	// FullWindowPct is Δ(full total µs) / window.
 	FullWindowPct float64 `expr:"full_window_pct" json:"full_window_pct" doc:"% of the sampling window all non-idle tasks stalled (Δ full total / window)"`
 }
 

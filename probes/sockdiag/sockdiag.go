@@ -77,8 +77,7 @@ type Peer struct {
 	ConnectingAvg    float64 `expr:"connecting_avg" json:"connecting_avg" doc:"connections to this peer in SYN_SENT, on average"`
 	LocalPID         int     `expr:"local_pid" json:"local_pid" doc:"the process on this host listening on the peer's address (0 when the peer is remote or its owner cannot be seen)"`
 	LocalComm        string  `expr:"local_comm" json:"local_comm" doc:"that process's command name"`
-	// PIDs are the target's processes on these connections (a container's).
-	PIDs []int `expr:"pids" json:"pids" doc:"the target's processes holding connections to or from this peer (for a container, which of its processes wait on it)"`
+	PIDs             []int   `expr:"pids" json:"pids" doc:"the target's processes holding connections to or from this peer (for a container, which of its processes wait on it)"`
 }
 
 // Connection is one TCP connection of the target over the window (what
@@ -104,10 +103,9 @@ type Connection struct {
 
 // Facts is the target's TCP connections over the window.
 type Facts struct {
-	Samples  int     `expr:"samples" json:"samples" doc:"socket dumps taken over the window"`
-	SampleHz float64 `expr:"sample_hz" json:"sample_hz" doc:"dumps per second (adapts to the number of sockets in the namespace)"`
-	// NamespaceSockets is the size of what each dump walks.
-	NamespaceSockets int `expr:"namespace_sockets" json:"namespace_sockets" doc:"TCP sockets in the target's network namespace at the last dump (TIME_WAIT excluded)"`
+	Samples          int     `expr:"samples" json:"samples" doc:"socket dumps taken over the window"`
+	SampleHz         float64 `expr:"sample_hz" json:"sample_hz" doc:"dumps per second (adapts to the number of sockets in the namespace)"`
+	NamespaceSockets int     `expr:"namespace_sockets" json:"namespace_sockets" doc:"TCP sockets in the target's network namespace at the last dump (TIME_WAIT excluded)"`
 
 	Outbound  int `expr:"outbound" json:"outbound" doc:"connections the target opened, seen over the window"`
 	Inbound   int `expr:"inbound" json:"inbound" doc:"connections the target accepted from its listeners, seen over the window"`

@@ -43,31 +43,21 @@ type Syscall struct {
 
 // Facts is the strace -c summary.
 type Facts struct {
-	// Source is "strace" (attached for the window) or "file" (--strace-file).
-	Source string `expr:"source" json:"source" doc:"strace (attached with --strace) or file (--strace-file)"`
-	// WallClock says the seconds are wall-clock latency (strace -w), not CPU time.
-	WallClock bool `expr:"wall_clock" json:"wall_clock" doc:"seconds are wall-clock time blocked in the call (strace -w); false for files, whose mode is unknown"`
-	// TracedS is how long strace was attached after the window (0 for files).
-	TracedS float64 `expr:"traced_s" json:"traced_s" doc:"seconds strace was attached, right after the sampling window (0 for a file)"`
-	// TotalCalls is all completed calls.
-	TotalCalls int64 `expr:"total_calls" json:"total_calls" doc:"completed syscalls (calls still blocked at detach are not counted)"`
-	// TotalErrors is all calls that failed.
-	TotalErrors int64 `expr:"total_errors" json:"total_errors" doc:"syscalls that returned an error"`
-	// TotalSeconds is the summed time of all calls.
-	TotalSeconds float64 `expr:"total_seconds" json:"total_seconds" doc:"time summed over all syscalls and threads"`
-	// CallsPerS is completed calls per traced second (0 for files).
-	CallsPerS float64 `expr:"calls_per_s" json:"calls_per_s" doc:"completed syscalls per traced second (0 for a file)"`
-	// Top is the syscall with the most time.
-	Top string `expr:"top" json:"top" doc:"the syscall with the most time"`
-	// TopPct is its share of the time.
-	TopPct         float64 `expr:"top_pct" json:"top_pct" doc:"the top syscall's share of the time, 0-100"`
-	FutexTimePct   float64 `expr:"futex_time_pct" json:"futex_time_pct" doc:"share of syscall time in futex (locks, condition waits, parked threads)"`
-	DiskTimePct    float64 `expr:"disk_time_pct" json:"disk_time_pct" doc:"share in fsync/fdatasync/pread/pwrite/AIO/io_uring (storage)"`
-	NetworkTimePct float64 `expr:"network_time_pct" json:"network_time_pct" doc:"share in connect/accept/send*/recv* (sockets)"`
-	PollTimePct    float64 `expr:"poll_time_pct" json:"poll_time_pct" doc:"share in epoll/poll/select (waiting for events)"`
-	SleepTimePct   float64 `expr:"sleep_time_pct" json:"sleep_time_pct" doc:"share in nanosleep/pause/wait4 (sleeping)"`
-	// Syscalls lists the syscalls by time (at most 20).
-	Syscalls []Syscall `expr:"syscalls" json:"syscalls" doc:"syscalls by time, most first (at most 20)"`
+	Source         string    `expr:"source" json:"source" doc:"strace (attached with --strace) or file (--strace-file)"`
+	WallClock      bool      `expr:"wall_clock" json:"wall_clock" doc:"seconds are wall-clock time blocked in the call (strace -w); false for files, whose mode is unknown"`
+	TracedS        float64   `expr:"traced_s" json:"traced_s" doc:"seconds strace was attached, right after the sampling window (0 for a file)"`
+	TotalCalls     int64     `expr:"total_calls" json:"total_calls" doc:"completed syscalls (calls still blocked at detach are not counted)"`
+	TotalErrors    int64     `expr:"total_errors" json:"total_errors" doc:"syscalls that returned an error"`
+	TotalSeconds   float64   `expr:"total_seconds" json:"total_seconds" doc:"time summed over all syscalls and threads"`
+	CallsPerS      float64   `expr:"calls_per_s" json:"calls_per_s" doc:"completed syscalls per traced second (0 for a file)"`
+	Top            string    `expr:"top" json:"top" doc:"the syscall with the most time"`
+	TopPct         float64   `expr:"top_pct" json:"top_pct" doc:"the top syscall's share of the time, 0-100"`
+	FutexTimePct   float64   `expr:"futex_time_pct" json:"futex_time_pct" doc:"share of syscall time in futex (locks, condition waits, parked threads)"`
+	DiskTimePct    float64   `expr:"disk_time_pct" json:"disk_time_pct" doc:"share in fsync/fdatasync/pread/pwrite/AIO/io_uring (storage)"`
+	NetworkTimePct float64   `expr:"network_time_pct" json:"network_time_pct" doc:"share in connect/accept/send*/recv* (sockets)"`
+	PollTimePct    float64   `expr:"poll_time_pct" json:"poll_time_pct" doc:"share in epoll/poll/select (waiting for events)"`
+	SleepTimePct   float64   `expr:"sleep_time_pct" json:"sleep_time_pct" doc:"share in nanosleep/pause/wait4 (sleeping)"`
+	Syscalls       []Syscall `expr:"syscalls" json:"syscalls" doc:"syscalls by time, most first (at most 20)"`
 }
 
 var category = map[string]string{

@@ -49,10 +49,8 @@ const (
 
 // Share is a name and its share of the blocked thread-samples.
 type Share struct {
-	// Name is the wchan symbol or syscall name.
-	Name string `expr:"name" json:"name" doc:"wchan symbol or syscall name"`
-	// Pct is the share of all thread-samples, 0-100.
-	Pct float64 `expr:"pct" json:"pct" doc:"share of all thread-samples, 0-100"`
+	Name string  `expr:"name" json:"name" doc:"wchan symbol or syscall name"`
+	Pct  float64 `expr:"pct" json:"pct" doc:"share of all thread-samples, 0-100"`
 }
 
 // Facts is the thread wait profile over the window. The *_pct shares are
@@ -61,78 +59,44 @@ type Share struct {
 // *_threads values are the average number of threads in that class, which
 // does not shrink when a process has many idle threads.
 type Facts struct {
-	// Samples is the number of sampling rounds.
-	Samples int `expr:"samples" json:"samples" doc:"sampling rounds taken over the window"`
-	// ThreadSamples is the number of thread-samples classified.
-	ThreadSamples int `expr:"thread_samples" json:"thread_samples" doc:"thread-samples classified (rounds × threads)"`
-	// Threads is the largest thread count seen.
-	Threads int `expr:"threads" json:"threads" doc:"largest number of threads seen in a round"`
-	// SampleHz is the achieved sampling rate.
-	SampleHz float64 `expr:"sample_hz" json:"sample_hz" doc:"achieved sampling rounds per second (adapts to the thread count)"`
+	Samples       int     `expr:"samples" json:"samples" doc:"sampling rounds taken over the window"`
+	ThreadSamples int     `expr:"thread_samples" json:"thread_samples" doc:"thread-samples classified (rounds × threads)"`
+	Threads       int     `expr:"threads" json:"threads" doc:"largest number of threads seen in a round"`
+	SampleHz      float64 `expr:"sample_hz" json:"sample_hz" doc:"achieved sampling rounds per second (adapts to the thread count)"`
 
-	// RunningPct is the share of thread time on a CPU.
-	RunningPct float64 `expr:"running_pct" json:"running_pct" doc:"share of thread time on a CPU (schedstat run time)"`
-	// RunnablePct is the share of thread time runnable but waiting for a CPU.
+	RunningPct  float64 `expr:"running_pct" json:"running_pct" doc:"share of thread time on a CPU (schedstat run time)"`
 	RunnablePct float64 `expr:"runnable_pct" json:"runnable_pct" doc:"share of thread time runnable but waiting for a CPU (schedstat run-queue wait: CPU starvation or cgroup throttling)"`
-	// LockPct is the share blocked in futex, flock or fcntl lock waits.
-	LockPct float64 `expr:"lock_pct" json:"lock_pct" doc:"share of thread time blocked in futex, flock or fcntl lock waits; parked idle threads count too, see contending_threads"`
-	// DiskPct is the share in uninterruptible disk waits, fsync, direct I/O, reads of regular files.
-	DiskPct float64 `expr:"disk_pct" json:"disk_pct" doc:"share of thread time in disk waits (state D), fsync, direct I/O, reads of regular files"`
-	// PagingPct is the share blocked outside a syscall in state D: major page faults.
-	PagingPct float64 `expr:"paging_pct" json:"paging_pct" doc:"share of thread time in state D outside a syscall: major page faults (swap-in, mmap'ed files)"`
-	// NetworkPct is the share blocked on one socket: read/recv/send/connect.
-	NetworkPct float64 `expr:"network_pct" json:"network_pct" doc:"share of thread time blocked on one socket: read/recv/send/connect (waiting on a peer)"`
-	// PollPct is the share waiting in epoll/poll/select/accept for any event.
-	PollPct float64 `expr:"poll_pct" json:"poll_pct" doc:"share of thread time waiting in epoll/poll/select/accept for any event (an idle event loop or server)"`
-	// IdlePct is the share sleeping: nanosleep, pause, pipes, ttys, waiting for children or signals.
-	IdlePct float64 `expr:"idle_pct" json:"idle_pct" doc:"share of thread time sleeping: nanosleep, pause, pipes, ttys, waiting for children or signals"`
-	// OtherPct is the share in other waits.
-	OtherPct float64 `expr:"other_pct" json:"other_pct" doc:"share of thread time in other waits (stopped, unknown wchan), or unclassifiable without permission"`
+	LockPct     float64 `expr:"lock_pct" json:"lock_pct" doc:"share of thread time blocked in futex, flock or fcntl lock waits; parked idle threads count too, see contending_threads"`
+	DiskPct     float64 `expr:"disk_pct" json:"disk_pct" doc:"share of thread time in disk waits (state D), fsync, direct I/O, reads of regular files"`
+	PagingPct   float64 `expr:"paging_pct" json:"paging_pct" doc:"share of thread time in state D outside a syscall: major page faults (swap-in, mmap'ed files)"`
+	NetworkPct  float64 `expr:"network_pct" json:"network_pct" doc:"share of thread time blocked on one socket: read/recv/send/connect (waiting on a peer)"`
+	PollPct     float64 `expr:"poll_pct" json:"poll_pct" doc:"share of thread time waiting in epoll/poll/select/accept for any event (an idle event loop or server)"`
+	IdlePct     float64 `expr:"idle_pct" json:"idle_pct" doc:"share of thread time sleeping: nanosleep, pause, pipes, ttys, waiting for children or signals"`
+	OtherPct    float64 `expr:"other_pct" json:"other_pct" doc:"share of thread time in other waits (stopped, unknown wchan), or unclassifiable without permission"`
 
-	// RunningThreads is the average threads on a CPU.
-	RunningThreads float64 `expr:"running_threads" json:"running_threads" doc:"average threads on a CPU"`
-	// RunnableThreads is the average threads waiting for a CPU.
+	RunningThreads  float64 `expr:"running_threads" json:"running_threads" doc:"average threads on a CPU"`
 	RunnableThreads float64 `expr:"runnable_threads" json:"runnable_threads" doc:"average threads waiting for a CPU"`
-	// LockThreads is the average threads in lock.
-	LockThreads float64 `expr:"lock_threads" json:"lock_threads" doc:"average threads in lock (futex) waits"`
-	// DiskThreads is the average threads in disk waits.
-	DiskThreads float64 `expr:"disk_threads" json:"disk_threads" doc:"average threads in disk waits"`
-	// PagingThreads is the average threads in major page faults.
-	PagingThreads float64 `expr:"paging_threads" json:"paging_threads" doc:"average threads in major page faults"`
-	// NetworkThreads is the average threads blocked on a socket peer.
-	NetworkThreads float64 `expr:"network_threads" json:"network_threads" doc:"average threads blocked on a socket peer"`
-	// PollThreads is the average threads in epoll/poll/select/accept.
-	PollThreads float64 `expr:"poll_threads" json:"poll_threads" doc:"average threads in epoll/poll/select/accept"`
-	// IdleThreads is the average threads sleeping.
-	IdleThreads float64 `expr:"idle_threads" json:"idle_threads" doc:"average threads sleeping"`
+	LockThreads     float64 `expr:"lock_threads" json:"lock_threads" doc:"average threads in lock (futex) waits"`
+	DiskThreads     float64 `expr:"disk_threads" json:"disk_threads" doc:"average threads in disk waits"`
+	PagingThreads   float64 `expr:"paging_threads" json:"paging_threads" doc:"average threads in major page faults"`
+	NetworkThreads  float64 `expr:"network_threads" json:"network_threads" doc:"average threads blocked on a socket peer"`
+	PollThreads     float64 `expr:"poll_threads" json:"poll_threads" doc:"average threads in epoll/poll/select/accept"`
+	IdleThreads     float64 `expr:"idle_threads" json:"idle_threads" doc:"average threads sleeping"`
 
-	// MutexWaitPct is the share of thread-samples in futex waits shaped like a contended glibc mutex.
-	MutexWaitPct float64 `expr:"mutex_wait_pct" json:"mutex_wait_pct" doc:"share of thread-samples in futex waits shaped like a contended pthread mutex (FUTEX_WAIT val 2 or PI lock); JVM monitors do not show this shape"`
-	// SameFutexWaitersAvg is the average, over rounds, of the largest group of threads waiting on one futex address.
+	MutexWaitPct        float64 `expr:"mutex_wait_pct" json:"mutex_wait_pct" doc:"share of thread-samples in futex waits shaped like a contended pthread mutex (FUTEX_WAIT val 2 or PI lock); JVM monitors do not show this shape"`
 	SameFutexWaitersAvg float64 `expr:"same_futex_waiters_avg" json:"same_futex_waiters_avg" doc:"average over rounds of the largest number of threads waiting on the same futex address (a contended mutex); JVM monitors park on per-thread addresses"`
-	// SameFutexWaitersMax is the largest such group in any round.
-	SameFutexWaitersMax int `expr:"same_futex_waiters_max" json:"same_futex_waiters_max" doc:"largest number of threads seen waiting on one futex address in a round"`
-	// SameFutexAddr is that futex address, for display.
-	SameFutexAddr string `expr:"same_futex_addr" json:"same_futex_addr" doc:"the futex address most threads waited on (display only)"`
-	// LockWakeupsPerS is wake/re-block churn: schedule-ins per second of threads that mostly wait in futex.
-	LockWakeupsPerS float64 `expr:"lock_wakeups_per_s" json:"lock_wakeups_per_s" doc:"wake/re-block churn: times per second threads that spend >=30% of samples in lock waits were scheduled in (schedstat)"`
-	// ContendingThreads counts threads that wait on locks, run, and keep waking.
-	ContendingThreads int `expr:"contending_threads" json:"contending_threads" doc:"threads that spent >=30% of samples in lock waits, ran >=0.5% of the window and woke >=10 times/s: workers waiting on each other, not parked idle threads"`
+	SameFutexWaitersMax int     `expr:"same_futex_waiters_max" json:"same_futex_waiters_max" doc:"largest number of threads seen waiting on one futex address in a round"`
+	SameFutexAddr       string  `expr:"same_futex_addr" json:"same_futex_addr" doc:"the futex address most threads waited on (display only)"`
+	LockWakeupsPerS     float64 `expr:"lock_wakeups_per_s" json:"lock_wakeups_per_s" doc:"wake/re-block churn: times per second threads that spend >=30% of samples in lock waits were scheduled in (schedstat)"`
+	ContendingThreads   int     `expr:"contending_threads" json:"contending_threads" doc:"threads that spent >=30% of samples in lock waits, ran >=0.5% of the window and woke >=10 times/s: workers waiting on each other, not parked idle threads"`
 
-	// JVMBlockedThreads counts threads BLOCKED on a monitor in a jcmd thread dump (with --jcmd, JVMs only).
-	JVMBlockedThreads int `expr:"jvm_blocked_threads" json:"jvm_blocked_threads" doc:"threads BLOCKED (on object monitor) in a jcmd Thread.print taken right after the window (--jcmd, JVMs only)"`
-	// JVMTopMonitor is the monitor most blocked threads wait to lock.
-	JVMTopMonitor string `expr:"jvm_top_monitor" json:"jvm_top_monitor" doc:"the monitor most BLOCKED threads wait to lock, as the dump prints it (display)"`
-	// JVMTopMonitorWaiters is how many threads wait for it.
-	JVMTopMonitorWaiters int `expr:"jvm_top_monitor_waiters" json:"jvm_top_monitor_waiters" doc:"threads waiting to lock that monitor"`
-	// JVMBlockedAt is where the first of them waits (class.method(File.java:line)).
-	JVMBlockedAt string `expr:"jvm_blocked_at" json:"jvm_blocked_at" doc:"top frame of a thread waiting for that monitor (display)"`
-	// JVMMonitorHolder is the thread holding that monitor, if the dump shows it.
-	JVMMonitorHolder string `expr:"jvm_monitor_holder" json:"jvm_monitor_holder" doc:"thread that holds that monitor in the dump (display)"`
+	JVMBlockedThreads    int    `expr:"jvm_blocked_threads" json:"jvm_blocked_threads" doc:"threads BLOCKED (on object monitor) in a jcmd Thread.print taken right after the window (--jcmd, JVMs only)"`
+	JVMTopMonitor        string `expr:"jvm_top_monitor" json:"jvm_top_monitor" doc:"the monitor most BLOCKED threads wait to lock, as the dump prints it (display)"`
+	JVMTopMonitorWaiters int    `expr:"jvm_top_monitor_waiters" json:"jvm_top_monitor_waiters" doc:"threads waiting to lock that monitor"`
+	JVMBlockedAt         string `expr:"jvm_blocked_at" json:"jvm_blocked_at" doc:"top frame of a thread waiting for that monitor (display)"`
+	JVMMonitorHolder     string `expr:"jvm_monitor_holder" json:"jvm_monitor_holder" doc:"thread that holds that monitor in the dump (display)"`
 
-	// TopWchans lists the most frequent wchans of blocked samples (display).
-	TopWchans []Share `expr:"top_wchans" json:"top_wchans" doc:"most frequent kernel wait functions of blocked samples (display; where the syscall already tells the wait, estimated from one sample in four)"`
-	// TopSyscalls lists the most frequent syscalls of blocked samples (display).
+	TopWchans   []Share `expr:"top_wchans" json:"top_wchans" doc:"most frequent kernel wait functions of blocked samples (display; where the syscall already tells the wait, estimated from one sample in four)"`
 	TopSyscalls []Share `expr:"top_syscalls" json:"top_syscalls" doc:"most frequent syscalls of blocked samples (display)"`
 
 	// Processes is the profile per process, busiest first: what names the
@@ -142,17 +106,16 @@ type Facts struct {
 
 // ProcessWaits is one process's average threads per class.
 type ProcessWaits struct {
-	PID             int     `expr:"pid" json:"pid" doc:"process id"`
-	Name            string  `expr:"name" json:"name" doc:"process name (comm)"`
-	RunningThreads  float64 `expr:"running_threads" json:"running_threads" doc:"average threads on a CPU"`
-	RunnableThreads float64 `expr:"runnable_threads" json:"runnable_threads" doc:"average threads waiting for a CPU"`
-	LockThreads     float64 `expr:"lock_threads" json:"lock_threads" doc:"average threads in lock waits"`
-	DiskThreads     float64 `expr:"disk_threads" json:"disk_threads" doc:"average threads in disk waits"`
-	PagingThreads   float64 `expr:"paging_threads" json:"paging_threads" doc:"average threads in major page faults"`
-	NetworkThreads  float64 `expr:"network_threads" json:"network_threads" doc:"average threads blocked on a socket peer"`
-	PollThreads     float64 `expr:"poll_threads" json:"poll_threads" doc:"average threads in epoll/poll/select/accept"`
-	// ContendingThreads is as Facts.ContendingThreads, for this process.
-	ContendingThreads int `expr:"contending_threads" json:"contending_threads" doc:"threads waiting on locks that run and keep waking"`
+	PID               int     `expr:"pid" json:"pid" doc:"process id"`
+	Name              string  `expr:"name" json:"name" doc:"process name (comm)"`
+	RunningThreads    float64 `expr:"running_threads" json:"running_threads" doc:"average threads on a CPU"`
+	RunnableThreads   float64 `expr:"runnable_threads" json:"runnable_threads" doc:"average threads waiting for a CPU"`
+	LockThreads       float64 `expr:"lock_threads" json:"lock_threads" doc:"average threads in lock waits"`
+	DiskThreads       float64 `expr:"disk_threads" json:"disk_threads" doc:"average threads in disk waits"`
+	PagingThreads     float64 `expr:"paging_threads" json:"paging_threads" doc:"average threads in major page faults"`
+	NetworkThreads    float64 `expr:"network_threads" json:"network_threads" doc:"average threads blocked on a socket peer"`
+	PollThreads       float64 `expr:"poll_threads" json:"poll_threads" doc:"average threads in epoll/poll/select/accept"`
+	ContendingThreads int     `expr:"contending_threads" json:"contending_threads" doc:"threads waiting on locks that run and keep waking"`
 }
 
 // busy is the threads doing or waiting for work: not idle, not polling.

@@ -15,20 +15,14 @@ import (
 
 // Facts are the top processes of the window, at most maxTop of each.
 type Facts struct {
-	Processes int     `expr:"processes" json:"processes" doc:"processes seen in the window"`
-	WindowS   float64 `expr:"window_s" json:"window_s" doc:"seconds between the first and last scan"`
-	// CPU is the processes using the most CPU, most first.
-	CPU []Process `expr:"cpu" json:"cpu" doc:"the processes using the most CPU over the window (at most 5), most first"`
-	// Blocked is the processes most often found in state D.
-	Blocked []Process `expr:"blocked" json:"blocked" doc:"the processes most often in uninterruptible sleep (D: disk, NFS) over the window's scans (at most 5)"`
-	// Growing is the processes whose resident memory grew most.
-	Growing []Process `expr:"growing" json:"growing" doc:"the processes whose resident memory grew most over the window (at most 5)"`
-	// TopCPU is CPU's first, zero when there is none.
-	TopCPU Process `expr:"top_cpu" json:"top_cpu" doc:"the process using the most CPU (pid 0 when none used any)"`
-	// TopBlocked is Blocked's first.
-	TopBlocked Process `expr:"top_blocked" json:"top_blocked" doc:"the process most often in state D (pid 0 when none was)"`
-	// TopGrowing is Growing's first.
-	TopGrowing Process `expr:"top_growing" json:"top_growing" doc:"the process whose memory grew most (pid 0 when none grew)"`
+	Processes  int       `expr:"processes" json:"processes" doc:"processes seen in the window"`
+	WindowS    float64   `expr:"window_s" json:"window_s" doc:"seconds between the first and last scan"`
+	CPU        []Process `expr:"cpu" json:"cpu" doc:"the processes using the most CPU over the window (at most 5), most first"`
+	Blocked    []Process `expr:"blocked" json:"blocked" doc:"the processes most often in uninterruptible sleep (D: disk, NFS) over the window's scans (at most 5)"`
+	Growing    []Process `expr:"growing" json:"growing" doc:"the processes whose resident memory grew most over the window (at most 5)"`
+	TopCPU     Process   `expr:"top_cpu" json:"top_cpu" doc:"the process using the most CPU (pid 0 when none used any)"`
+	TopBlocked Process   `expr:"top_blocked" json:"top_blocked" doc:"the process most often in state D (pid 0 when none was)"`
+	TopGrowing Process   `expr:"top_growing" json:"top_growing" doc:"the process whose memory grew most (pid 0 when none grew)"`
 }
 
 // Process is one process of a top list.
