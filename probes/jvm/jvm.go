@@ -168,7 +168,8 @@ func (r *reader) AfterWindow(ctx context.Context, h probe.Host) {
 		if err != nil || !ok {
 			continue
 		}
-		budget(ctx, h, r.jcmd, &j, groups, loc.Version, limit, limited, host.mem, cpus, &attached)
+		m := measure(ctx, h, r.jcmd, j, groups, &attached)
+		budget(&j, groups, m, machine{version: loc.Version, limit: limit, limited: limited, hostMem: host.mem, cpus: cpus})
 		r.jvms = append(r.jvms, j)
 	}
 }
@@ -347,51 +348,80 @@ func understandsV2(v string) bool {
 	return false
 }
 
-// budget computes heap and footprint, attaching with jcmd when allowed.
-func budget(ctx context.Context, h probe.Host, allowJCMD bool, j *JVM, groups []source, version int, limit uint64, limited bool, hostMem uint64, cpus int, attached *int) {
-	var measuredFlags []string
-	var nm nmt
-	measured := false
+// measurement is what was read of a JVM beyond its flags: jcmd's (with
+// --jcmd) and its hsperfdata counters.
+type measurement struct {
+	flags    []string // jcmd VM.flags, nil without
+	nmt      nmt
+	measured bool // NMT gave the non-heap footprint
+	note     string
+	perf     hsperf.Facts
+	perfErr  error
+}
+
+// measure reads a JVM: jcmd VM.flags and VM.native_memory when allowed
+// (under ctx, the run's), and its hsperfdata.
+func measure(ctx context.Context, h probe.Host, allowJCMD bool, j JVM, groups []source, attached *int) measurement {
+	var m measurement
 	o, _ := parseOptions(groups)
 	switch {
 	case !allowJCMD:
-		j.MeasureNote = "footprint estimated from flags; --jcmd measures it (jcmd attaches to the JVM)"
+		m.note = "footprint estimated from flags; --jcmd measures it (jcmd attaches to the JVM)"
 	case h.Run == nil:
-		j.MeasureNote = "jcmd may not be run here: footprint estimated from flags"
+		m.note = "jcmd may not be run here: footprint estimated from flags"
 	case o.attachDisabled:
-		j.MeasureNote = "the JVM disables attach (-XX:+DisableAttachMechanism or -Xrs): footprint estimated from flags"
+		m.note = "the JVM disables attach (-XX:+DisableAttachMechanism or -Xrs): footprint estimated from flags"
 	case *attached >= maxAttach:
-		j.MeasureNote = fmt.Sprintf("only %d JVMs are attached to per run: footprint estimated from flags", maxAttach)
+		m.note = fmt.Sprintf("only %d JVMs are attached to per run: footprint estimated from flags", maxAttach)
 	default:
 		*attached++
 		flagsCtx, cancel := context.WithTimeout(ctx, jcmdTimeout)
 		out, err := h.Run(flagsCtx, "jcmd", strconv.Itoa(j.PID), "VM.flags")
 		cancel()
 		if err == nil {
-			measuredFlags, err = parseVMFlags(out)
+			m.flags, err = parseVMFlags(out)
 		}
 		if err != nil {
-			j.MeasureNote = "jcmd VM.flags failed: " + probe.Sanitize(firstLine(out, err))
+			m.flags, m.note = nil, "jcmd VM.flags failed: "+probe.Sanitize(firstLine(out, err))
 			break
 		}
-		all := append(append([]source{}, groups...), source{"jcmd VM.flags", measuredFlags})
+		all := append(append([]source{}, groups...), source{"jcmd VM.flags", m.flags})
 		if mo, _ := parseOptions(all); mo.nmt == "summary" || mo.nmt == "detail" {
 			nmtCtx, cancel := context.WithTimeout(ctx, jcmdTimeout)
 			out, err := h.Run(nmtCtx, "jcmd", strconv.Itoa(j.PID), "VM.native_memory", "summary")
 			cancel()
 			if err == nil {
-				nm, err = parseNMT(out)
+				m.nmt, err = parseNMT(out)
 			}
 			if err == nil {
-				measured = true
+				m.measured = true
 			} else {
-				j.MeasureNote = "jcmd VM.native_memory failed: " + probe.Sanitize(firstLine(out, err))
+				m.note = "jcmd VM.native_memory failed: " + probe.Sanitize(firstLine(out, err))
 			}
 		} else {
-			j.MeasureNote = "native memory tracking is off (-XX:NativeMemoryTracking=summary enables it): non-heap estimated"
+			m.note = "native memory tracking is off (-XX:NativeMemoryTracking=summary enables it): non-heap estimated"
 		}
 	}
+	m.perf, m.perfErr = readPerf(h, j.PID)
+	return m
+}
 
+// machine is what a JVM's budget is measured against: its cgroup and host.
+type machine struct {
+	version int // cgroup version
+	limit   uint64
+	limited bool
+	hostMem uint64
+	cpus    int
+}
+
+// budget estimates a JVM's heap and footprint from its flags and what was
+// measured of it, against the limits: computation only.
+func budget(j *JVM, groups []source, m measurement, lim machine) {
+	measuredFlags, nm, measured := m.flags, m.nmt, m.measured
+	j.MeasureNote = m.note
+	o, _ := parseOptions(groups)
+	version, limit, limited, hostMem, cpus := lim.version, lim.limit, lim.limited, lim.hostMem, lim.cpus
 	j.ContainerSupport = o.containerSupport && (version != 2 || understandsV2(j.JavaVersion))
 	sees := hostMem
 	if j.ContainerSupport && limited {
@@ -434,7 +464,7 @@ func budget(ctx context.Context, h probe.Host, allowJCMD bool, j *JVM, groups []
 
 	// Without NMT, the JVM's own counters measure what they cover: heap max,
 	// metaspace, compiled code. The rest stays estimated from flags.
-	perf, perfErr := readPerf(h, j.PID)
+	perf, perfErr := m.perf, m.perfErr
 	if perfErr == nil {
 		j.PerfData = true
 		if gc, ok := policyGC[perf.Policy]; ok {
