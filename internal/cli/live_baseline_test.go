@@ -57,8 +57,10 @@ func TestLiveBaseline(t *testing.T) {
 	if code != exitFindings || rep.Verdict.Class != "cpu" || !rep.fired("cpu-up") {
 		t.Fatalf("exit %d, verdict %+v, findings %v", code, rep.Verdict, rep.rules())
 	}
+	// At least what cpu-up needs (+25 points): on a loaded CI machine the
+	// spinner may get only half a core.
 	c, ok := changed(rep, "cpu", "process.cpu_pct")
-	if !ok || c.Before > 5 || c.After < 50 || c.Unit != "%" {
+	if !ok || c.Before > 5 || c.After < 25 || c.Unit != "%" {
 		t.Errorf("process.cpu_pct change %+v (listed %v); changes %+v", c, ok, rep.Baseline)
 	}
 	if f, _ := rep.finding("cpu-up"); !strings.Contains(f.Evidence, "in the baseline") {
