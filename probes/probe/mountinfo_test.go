@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Under a --root the host's init's mount table holds the host's mount
@@ -36,5 +37,19 @@ func TestTruncate(t *testing.T) {
 	}
 	if got := Truncate("short"); got != "short" {
 		t.Errorf("%q", got)
+	}
+}
+
+// The meter counts the thread's CPU, not the wall time a sleep takes.
+func TestCPUMeter(t *testing.T) {
+	m := StartCPU()
+	time.Sleep(50 * time.Millisecond)
+	slept := m.Elapsed()
+	for end := time.Now().Add(30 * time.Millisecond); time.Now().Before(end); {
+	}
+	spun := m.Elapsed() - slept
+	m.Stop()
+	if slept > 10*time.Millisecond || spun < 10*time.Millisecond {
+		t.Errorf("a 50 ms sleep cost %s, a 30 ms spin %s", slept, spun)
 	}
 }

@@ -190,12 +190,15 @@ func (r *reader) Read(h probe.Host) {
 	if r.pid <= 0 || r.stopped {
 		return
 	}
-	// The reading's real cost paces the next one (naming a local peer is a
-	// one-time scan of other processes, not a cost of every reading).
-	began := time.Now()
+	// The reading's CPU cost paces the next one: CPU, not wall time, which
+	// grows when other work holds the CPUs and would starve the sampling
+	// (naming a local peer is a one-time scan of other processes, not a cost
+	// of every reading).
+	meter := probe.StartCPU()
 	r.naming = 0
 	defer func() {
-		cost := time.Since(began) - r.naming
+		cost := meter.Elapsed() - r.naming
+		meter.Stop()
 		r.next = h.Now.Add(max(minInterval, time.Duration(float64(cost)/budgetShare)))
 	}()
 	if r.conn == nil {
@@ -435,9 +438,10 @@ func (r *reader) resolve(h probe.Host, c *conn) {
 	for _, ln := range r.listeners[c.peer.Port()] {
 		if ln.addr.Addr() == c.peer.Addr() || here && ln.addr.Addr().IsUnspecified() {
 			if _, done := r.owners[ln.inode]; !done {
-				began := time.Now()
+				naming := probe.StartCPU()
 				r.owners[ln.inode] = FindOwner(h, ln.inode, ln.uid)
-				r.naming += time.Since(began)
+				r.naming += naming.Elapsed()
+				naming.Stop()
 			}
 			c.listener = ln.inode
 			return
