@@ -536,7 +536,18 @@ func (r *reader) Finish() (any, probe.Statuses) {
 		st[""] = probe.Status{State: probe.OK, Reason: fmt.Sprintf("%d of %d socket dumps failed, %d had garbled answers",
 			r.dumpFailures, r.dumpFailures+r.samples, r.parseErrors)}
 	}
-	return r.facts(), st
+	f := r.facts()
+	// Replies counted but none timed (several exchanges between two
+	// readings): the response time is unknown, not 0 ms.
+	untimed := probe.Status{State: probe.Unavailable,
+		Reason: "replies were seen but none could be timed: the readings were further apart than the exchanges", Fix: "raise --duration"}
+	if f.Replies > 0 && f.ResponseP50MS == 0 {
+		st["response_p50_ms"], st["response_max_ms"] = untimed, untimed
+	}
+	if f.TopPeer.Replies > 0 && f.TopPeer.ResponseP50MS == 0 {
+		st["top_peer.response_p50_ms"], st["top_peer.response_max_ms"] = untimed, untimed
+	}
+	return f, st
 }
 
 func unavailable(pid int, err error) probe.Status {

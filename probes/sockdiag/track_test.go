@@ -1,7 +1,9 @@
 package sockdiag
 
 import (
+	"github.com/diagnose-sh/diagnose/probes/probe"
 	"math"
+	"net/netip"
 	"testing"
 	"time"
 )
@@ -132,5 +134,25 @@ func TestObserveConnecting(t *testing.T) {
 	c.observe(view(Sock{State: stateSynSent}, t0.Add(250*time.Millisecond), true), t0, true)
 	if c.connectingS != 0.25 || c.waitS != 0 {
 		t.Errorf("connecting %v s, waiting %v s", c.connectingS, c.waitS)
+	}
+}
+
+// Replies counted between two far-apart readings were not timed: their
+// response time is unavailable, not 0 ms.
+func TestUntimedRepliesAreUnavailable(t *testing.T) {
+	at := time.Unix(1000, 0)
+	peer := netip.MustParseAddrPort("127.0.0.1:8080")
+	r := New(probe.Target{PID: 7}, probe.Options{}).(*reader)
+	r.conn = nil
+	r.samples, r.firstAt, r.lastAt = 2, at, at.Add(time.Second)
+	r.conns[1] = &conn{outbound: true, local: netip.MustParseAddrPort("127.0.0.1:40000"), peer: peer, replies: 3, seenAt: r.lastAt}
+	v, st := r.Finish()
+	f := v.(Facts)
+	if f.Replies != 3 || st["response_p50_ms"].State != probe.Unavailable || st["top_peer.response_p50_ms"].State != probe.Unavailable {
+		t.Errorf("replies %d, statuses %v", f.Replies, st)
+	}
+	r.conns[1].rtMS = []float64{300}
+	if _, st = r.Finish(); st["response_p50_ms"].State != "" {
+		t.Errorf("a timed reply is unavailable: %v", st["response_p50_ms"])
 	}
 }
