@@ -3,13 +3,14 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"github.com/diagnose-sh/diagnose/engine/report"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/diagnose-sh/diagnose/engine/report"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"

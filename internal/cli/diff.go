@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"slices"
-
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -52,15 +50,7 @@ func (e *env) diff(beforePath, afterPath, name string, dirs []string, format str
 			name = "slow-app"
 		}
 	}
-	cat, err := catalog(dirs)
-	if err != nil {
-		return err
-	}
-	i := slices.IndexFunc(cat, func(s source) bool { return s.name == name })
-	if i < 0 {
-		return usagef("--playbook %s: no such playbook; diagnose list shows them", name)
-	}
-	pb, err := e.load(cat[i], "")
+	pb, err := e.playbookNamed(name, dirs)
 	if err != nil {
 		return err
 	}

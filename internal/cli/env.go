@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -48,6 +49,19 @@ type source struct {
 	path string // shown in errors: "playbooks/slow-app.yaml (embedded)" or the file path
 	src  []byte
 	err  error // why the file could not be read
+}
+
+// playbookNamed loads a catalog playbook by name (--playbook NAME).
+func (e *env) playbookNamed(name string, dirs []string) (*engine.Playbook, error) {
+	cat, err := catalog(dirs)
+	if err != nil {
+		return nil, err
+	}
+	i := slices.IndexFunc(cat, func(s source) bool { return s.name == name })
+	if i < 0 {
+		return nil, usagef("--playbook %s: no such playbook; diagnose list shows them", name)
+	}
+	return e.load(cat[i], "")
 }
 
 // catalog lists the embedded playbooks and those in dirs; a playbook in a

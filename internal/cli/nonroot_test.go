@@ -3,12 +3,13 @@ package cli
 import (
 	"strconv"
 
-	"github.com/diagnose-sh/diagnose/probes/probetest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/diagnose-sh/diagnose/probes/probetest"
 )
 
 // buildBinary builds diagnose into a directory any user can read.

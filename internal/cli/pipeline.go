@@ -52,23 +52,10 @@ func (e *env) runPlaybook(pb *engine.Playbook, sf *sampleFlags, rf *reportFlags,
 			given[name] = p.text
 		}
 	}
-	run, err := e.gather(pb, sf, rf, given, base)
+	rep, res, err := e.evaluate(pb, sf, rf, given, base)
 	if err != nil {
 		return err
 	}
-	missing := missingFrom(run.Statuses)
-	var baseFacts any // nil without a baseline: its rules are skipped
-	if base != nil {
-		var under engine.Missing
-		run.Baseline, under = base.run()
-		maps.Copy(missing, under)
-		baseFacts = base.snap.Facts
-	}
-	res, err := pb.EvaluateAgainst(run.Facts.(probes.Facts), baseFacts, run.Params, missing)
-	if err != nil {
-		return err
-	}
-	rep := report.Build(pb, res, run)
 	committed = true
 	for i, o := range outs {
 		if err := files[i].commit(func(w io.Writer) error { return report.Formats[o.format](w, rep, report.Style{}) }); err != nil {
@@ -83,6 +70,28 @@ func (e *env) runPlaybook(pb *engine.Playbook, sf *sampleFlags, rf *reportFlags,
 		e.code = exitInterrupted
 	}
 	return nil
+}
+
+// evaluate is a run's first three stages: gather the facts, evaluate the
+// playbook over them (and the baseline's), build the report.
+func (e *env) evaluate(pb *engine.Playbook, sf *sampleFlags, rf *reportFlags, given map[string]string, base *baseline) (report.Report, engine.Result, error) {
+	run, err := e.gather(pb, sf, rf, given, base)
+	if err != nil {
+		return report.Report{}, engine.Result{}, err
+	}
+	missing := missingFrom(run.Statuses)
+	var baseFacts any // nil without a baseline: its rules are skipped
+	if base != nil {
+		var under engine.Missing
+		run.Baseline, under = base.run()
+		maps.Copy(missing, under)
+		baseFacts = base.snap.Facts
+	}
+	res, err := pb.EvaluateAgainst(run.Facts.(probes.Facts), baseFacts, run.Params, missing)
+	if err != nil {
+		return report.Report{}, res, err
+	}
+	return report.Build(pb, res, run), res, nil
 }
 
 // gather binds the parameters and reads the facts they point at, once the

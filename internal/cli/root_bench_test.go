@@ -2,7 +2,6 @@ package cli
 
 import (
 	"io"
-	"slices"
 	"strings"
 	"testing"
 
@@ -34,9 +33,7 @@ func BenchmarkBaselineCompare(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cat, _ := catalog(nil)
-	e := newEnv(strings.NewReader(""), io.Discard, io.Discard)
-	pb, err := e.load(cat[slices.IndexFunc(cat, func(s source) bool { return s.name == "slow-app" })], "")
+	pb, err := newEnv(strings.NewReader(""), io.Discard, io.Discard).playbookNamed("slow-app", nil)
 	if err != nil {
 		b.Fatal(err)
 	}

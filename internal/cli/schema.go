@@ -1,9 +1,10 @@
 package cli
 
 import (
-	"github.com/diagnose-sh/diagnose/engine/report"
 	"sort"
 	"strings"
+
+	"github.com/diagnose-sh/diagnose/engine/report"
 
 	"github.com/spf13/cobra"
 

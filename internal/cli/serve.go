@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"slices"
 	"sync"
 	"time"
 
@@ -19,7 +18,6 @@ import (
 
 	"github.com/diagnose-sh/diagnose/engine"
 	"github.com/diagnose-sh/diagnose/engine/report"
-	"github.com/diagnose-sh/diagnose/probes"
 )
 
 // serveFlags are diagnose serve's own flags.
@@ -105,17 +103,9 @@ func (e *env) serve(sf *sampleFlags, f serveFlags) error {
 // servedPlaybooks loads the playbooks to serve: each must run without
 // parameters (a PID changes; the node's view does not).
 func (e *env) servedPlaybooks(f serveFlags) ([]*engine.Playbook, error) {
-	cat, err := catalog(f.dirs)
-	if err != nil {
-		return nil, err
-	}
 	var out []*engine.Playbook
 	for _, name := range f.playbooks {
-		i := slices.IndexFunc(cat, func(s source) bool { return s.name == name })
-		if i < 0 {
-			return nil, usagef("--playbook %s: no such playbook; diagnose list shows them", name)
-		}
-		pb, err := e.load(cat[i], "")
+		pb, err := e.playbookNamed(name, f.dirs)
 		if err != nil {
 			return nil, err
 		}
@@ -202,15 +192,8 @@ func (e *env) evaluateOnce(pb *engine.Playbook, sf *sampleFlags) (rep report.Rep
 			err = fmt.Errorf("evaluation failed: %v (a bug: please report it)", r)
 		}
 	}()
-	run, err := e.gather(pb, sf, &reportFlags{}, map[string]string{}, nil)
-	if err != nil {
-		return rep, err
-	}
-	res, err := pb.Evaluate(run.Facts.(probes.Facts), run.Params, missingFrom(run.Statuses))
-	if err != nil {
-		return rep, err
-	}
-	return report.Build(pb, res, run), nil
+	rep, _, err = e.evaluate(pb, sf, &reportFlags{}, map[string]string{}, nil)
+	return rep, err
 }
 
 func (st *served) gather() ([]*dto.MetricFamily, error) {
