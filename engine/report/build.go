@@ -49,13 +49,7 @@ func Build(pb *engine.Playbook, res engine.Result, run Run) Report {
 		r.Exports = append(r.Exports, Export{Path: f.Path, Doc: f.Meaning})
 	}
 	if b := run.Baseline; b != nil {
-		current := engine.Missing{}
-		for path, st := range run.Statuses {
-			if st.State != "ok" {
-				current[path] = st.State
-			}
-		}
-		r.Baseline = &Baseline{Side: b.Side, Changes: Compare(pb, b.Facts, run.Facts, b.Missing, current)}
+		r.Baseline = &Baseline{Side: b.Side, Changes: Compare(pb, b.Facts, run.Facts, b.Missing, Missing(run.Statuses))}
 	}
 	for _, rule := range pb.Rules {
 		if rule.Disabled != "" {
@@ -112,4 +106,23 @@ func sectionFacts(pb *engine.Playbook, facts any) map[string]json.RawMessage {
 		}
 	}
 	return out
+}
+
+// Missing turns the non-ok statuses into the engine's reasons, with the fix.
+func Missing(st map[string]ProbeStatus) engine.Missing {
+	m := engine.Missing{}
+	for path, ps := range st {
+		if ps.State == "ok" {
+			continue
+		}
+		reason := ps.State
+		if ps.Reason != "" {
+			reason += ": " + ps.Reason
+		}
+		if ps.Fix != "" {
+			reason += " (fix: " + ps.Fix + ")"
+		}
+		m[path] = reason
+	}
+	return m
 }

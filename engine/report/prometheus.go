@@ -125,13 +125,7 @@ func (m *metrics) facts(r Report) {
 			flatten(section, tree, func(path string, x float64, _ bool) { values[path] = x })
 		}
 	}
-	missing := engine.Missing{}
-	for path, st := range r.Probes {
-		if st.State != "ok" {
-			missing[path] = st.State
-		}
-	}
-	why := missing.Lookup()
+	why := Missing(r.Probes).Lookup()
 	for _, e := range r.Exports {
 		v, ok := values[e.Path]
 		if !ok || why(e.Path) != "" {

@@ -140,7 +140,7 @@ func baselineSections(pb *engine.Playbook) []string {
 // run is the baseline as the report shows it, with its missing facts
 // under "baseline." for the engine.
 func (b *baseline) run() (*report.BaselineRun, engine.Missing) {
-	missing := missingFrom(statusReport(b.snap.Status))
+	missing := report.Missing(statusReport(b.snap.Status))
 	return &report.BaselineRun{
 		Side:    report.Side{Source: "snapshot:" + b.file, CollectedAt: b.snap.CollectedAt.UTC().Format(timeFormat), Target: b.snap.Target},
 		Facts:   b.snap.Facts,
@@ -152,7 +152,7 @@ func (b *baseline) run() (*report.BaselineRun, engine.Missing) {
 // rules read it under (baseline.cpu.idle_pct).
 func baselineMissing(st probe.Statuses) engine.Missing {
 	under := engine.Missing{}
-	for path, why := range missingFrom(statusReport(st)) {
+	for path, why := range report.Missing(statusReport(st)) {
 		under[engine.Baseline+"."+path] = "in the baseline: " + why
 	}
 	return under

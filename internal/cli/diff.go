@@ -65,7 +65,7 @@ func (e *env) diff(beforePath, afterPath, name string, dirs []string, format str
 	base, _ := before.run()
 	d.Before = base.Side
 	d.After = report.Side{Source: "snapshot:" + afterPath, CollectedAt: after.CollectedAt.UTC().Format(timeFormat), Target: after.Target}
-	d.Changes = report.Compare(pb, before.snap.Facts, after.Facts, base.Missing, missingFrom(statusReport(after.Status)))
+	d.Changes = report.Compare(pb, before.snap.Facts, after.Facts, base.Missing, report.Missing(statusReport(after.Status)))
 	switch format {
 	case "json":
 		return report.WriteJSON(e.stdout, d)

@@ -79,7 +79,7 @@ func (e *env) evaluate(pb *engine.Playbook, sf *sampleFlags, rf *reportFlags, gi
 	if err != nil {
 		return report.Report{}, engine.Result{}, err
 	}
-	missing := missingFrom(run.Statuses)
+	missing := report.Missing(run.Statuses)
 	var baseFacts any // nil without a baseline: its rules are skipped
 	if base != nil {
 		var under engine.Missing
@@ -384,25 +384,6 @@ func progressPrinter(w io.Writer, watching []string, t probe.Target) func(elapse
 		fmt.Fprintf(w, "\r\033[K%s sampling %s … %.1fs left", frames[i%len(frames)], what, left.Seconds())
 		i++
 	}
-}
-
-// missingFrom turns non-ok statuses into the engine's reasons.
-func missingFrom(st map[string]report.ProbeStatus) engine.Missing {
-	m := engine.Missing{}
-	for path, ps := range st {
-		if ps.State == string(probe.OK) {
-			continue
-		}
-		reason := ps.State
-		if ps.Reason != "" {
-			reason += ": " + ps.Reason
-		}
-		if ps.Fix != "" {
-			reason += " (fix: " + ps.Fix + ")"
-		}
-		m[path] = reason
-	}
-	return m
 }
 
 // statusReport converts the probes' statuses to the report's.

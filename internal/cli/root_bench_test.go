@@ -37,7 +37,7 @@ func BenchmarkBaselineCompare(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	mb, ma := missingFrom(statusReport(before.Status)), missingFrom(statusReport(after.Status))
+	mb, ma := report.Missing(statusReport(before.Status)), report.Missing(statusReport(after.Status))
 	b.ReportAllocs()
 	for b.Loop() {
 		if len(report.Compare(pb, before.Facts, after.Facts, mb, ma)) == 0 {

@@ -264,7 +264,7 @@ func caseInput(base string, c *engine.Case, cache snapshots, pb *engine.Playbook
 			return engine.CaseInput{}, err
 		}
 	}
-	missing := missingFrom(statusReport(snap.Status))
+	missing := report.Missing(statusReport(snap.Status))
 	for p, reason := range c.Unavailable {
 		missing[p] = string(probe.Unavailable) + ": " + reason
 	}
