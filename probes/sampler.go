@@ -129,7 +129,7 @@ func (s Sampler) drive(ctx context.Context, r probe.Reader, interval time.Durati
 	read := func() {
 		h := s.Host
 		h.Now = s.Clock.Now()
-		r.Read(h)
+		r.Read(ctx, h)
 	}
 	read()
 	for {

@@ -3,10 +3,11 @@ package probes
 import (
 	"context"
 	"fmt"
-	"github.com/diagnose-sh/diagnose/probes/memory"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/diagnose-sh/diagnose/probes/memory"
 
 	"github.com/diagnose-sh/diagnose/probes/cpu"
 	"github.com/diagnose-sh/diagnose/probes/probe"
@@ -27,7 +28,7 @@ func (c *fakeClock) After(d time.Duration) <-chan time.Time {
 // countingReader records when it was read.
 type countingReader struct{ times []time.Time }
 
-func (r *countingReader) Read(h probe.Host) { r.times = append(r.times, h.Now) }
+func (r *countingReader) Read(ctx context.Context, h probe.Host) { r.times = append(r.times, h.Now) }
 func (r *countingReader) Finish() (any, probe.Statuses) {
 	return cpu.Facts{Readings: len(r.times)}, probe.Statuses{"": {State: probe.OK}, "run_queue": {State: probe.Unavailable, Reason: "test"}}
 }
@@ -66,8 +67,8 @@ type pacedReader struct {
 	next time.Time
 }
 
-func (r *pacedReader) Read(h probe.Host) {
-	r.countingReader.Read(h)
+func (r *pacedReader) Read(ctx context.Context, h probe.Host) {
+	r.countingReader.Read(ctx, h)
 	r.next = h.Now.Add(250 * time.Millisecond)
 }
 func (r *pacedReader) NextRead() time.Time { return r.next }
@@ -101,7 +102,7 @@ func TestSamplerWrongSectionTypeIsAnError(t *testing.T) {
 
 type wrongReader struct{}
 
-func (wrongReader) Read(probe.Host) {}
+func (wrongReader) Read(context.Context, probe.Host) {}
 func (wrongReader) Finish() (any, probe.Statuses) {
 	return "oops", probe.Statuses{"": {State: probe.OK}}
 }
@@ -125,7 +126,7 @@ type stuckReader struct {
 	release chan struct{}
 }
 
-func (r *stuckReader) Read(probe.Host) {
+func (r *stuckReader) Read(context.Context, probe.Host) {
 	r.reads++
 	if r.reads > 1 {
 		<-r.release
@@ -137,8 +138,8 @@ func (r *stuckReader) Finish() (any, probe.Statuses) {
 
 type panicReader struct{}
 
-func (panicReader) Read(probe.Host)               { panic("index out of range") }
-func (panicReader) Finish() (any, probe.Statuses) { return cpu.Facts{}, nil }
+func (panicReader) Read(context.Context, probe.Host) { panic("index out of range") }
+func (panicReader) Finish() (any, probe.Statuses)    { return cpu.Facts{}, nil }
 
 func TestSamplerTimeoutReportsStuckProbe(t *testing.T) {
 	stuck := &stuckReader{release: make(chan struct{})}
@@ -160,7 +161,7 @@ func TestSamplerTimeoutReportsStuckProbe(t *testing.T) {
 
 type memReader struct{}
 
-func (memReader) Read(probe.Host) {}
+func (memReader) Read(context.Context, probe.Host) {}
 func (memReader) Finish() (any, probe.Statuses) {
 	return memory.Facts{TotalBytes: 1}, probe.Statuses{"": {State: probe.OK}}
 }

@@ -118,7 +118,7 @@ type reading struct {
 	vmE error
 }
 
-func (r *reader) Read(h probe.Host) {
+func (r *reader) Read(ctx context.Context, h probe.Host) {
 	if !r.resolved {
 		r.resolved = true
 		r.loc, r.locErr = Resolve(h, r.target)

@@ -250,11 +250,11 @@ func FuzzParseProcCgroup(f *testing.F) {
 func TestLiveOwnCgroup(t *testing.T) {
 	probetest.Live(t)
 	r := New(probe.Target{PID: os.Getpid()}, probe.Options{})
-	r.Read(probe.Host{Root: "/", Now: time.Now()})
+	r.Read(t.Context(), probe.Host{Root: "/", Now: time.Now()})
 	busy := time.Now().Add(200 * time.Millisecond)
 	for time.Now().Before(busy) {
 	}
-	r.Read(probe.Host{Root: "/", Now: time.Now()})
+	r.Read(t.Context(), probe.Host{Root: "/", Now: time.Now()})
 	v, st := probe.Complete(context.Background(), r, probe.Host{Root: "/", Now: time.Now()})
 	f := v.(Facts)
 	if st[""].State != probe.OK || f.Version == 0 || f.Path == "" {

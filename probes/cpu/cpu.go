@@ -68,7 +68,7 @@ func New(probe.Target, probe.Options) probe.Reader { return &reader{} }
 var errNoCPULine = errors.New("no aggregate cpu line in /proc/stat")
 
 // Read takes one reading of /proc/stat and counts diagnose's running threads.
-func (r *reader) Read(h probe.Host) {
+func (r *reader) Read(ctx context.Context, h probe.Host) {
 	s := sample{at: h.Now}
 	// Our own parser first: it reports a missing or unreadable file with its
 	// reason (gopsutil returns an empty list and no error in that case).
@@ -79,7 +79,9 @@ func (r *reader) Read(h probe.Host) {
 	if err == nil {
 		s.own = ownRunning(h)
 		var ts []gcpu.TimesStat
-		ts, err = gcpu.TimesWithContext(h.GopsutilContext(context.Background()), false)
+		ts, err = probe.Gopsutil(ctx, h, func(ctx context.Context) ([]gcpu.TimesStat, error) {
+			return gcpu.TimesWithContext(ctx, false)
+		}, "proc/stat")
 		if err == nil && len(ts) == 0 {
 			err = errNoCPULine
 		}

@@ -36,17 +36,17 @@ func sampleWithVmstat(t *testing.T, seconds int) (Facts, probe.Statuses, []vmsta
 	r := New(probe.Target{}, probe.Options{})
 	start := time.Now()
 	end := start.Add(time.Duration(seconds) * time.Second)
-	r.Read(probe.Host{Root: "/", Now: start})
+	r.Read(t.Context(), probe.Host{Root: "/", Now: start})
 	for {
 		next := time.Now().Add(250 * time.Millisecond)
 		if !next.Before(end) {
 			break
 		}
 		time.Sleep(time.Until(next))
-		r.Read(probe.Host{Root: "/", Now: time.Now()})
+		r.Read(t.Context(), probe.Host{Root: "/", Now: time.Now()})
 	}
 	time.Sleep(time.Until(end))
-	r.Read(probe.Host{Root: "/", Now: time.Now()})
+	r.Read(t.Context(), probe.Host{Root: "/", Now: time.Now()})
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("vmstat: %v\n%s", err, out.String())
 	}

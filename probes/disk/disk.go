@@ -1,7 +1,6 @@
 // Package disk reads per-disk I/O over the sampling window the way
 // `iostat -x` computes it (sysstat compute_ext_disk_stats), from
-// /proc/diskstats (Documentation/ABI/testing/procfs-diskstats), read with
-// gopsutil disk.IOCountersWithContext:
+// /proc/diskstats (Documentation/ABI/testing/procfs-diskstats):
 //
 //	254 0 vda 14679 3713 808698 4934 1391 12315 533264 1117 0 4360 6202 ...
 //	          reads merged sectors rd_ms writes merged sectors wr_ms inflight io_ms weighted_ms
@@ -22,6 +21,11 @@
 // 49.7 days of busy time; they are subtracted modulo 2^32. If a device's
 // request counts go backwards it was removed and added again: its counters
 // restarted from zero, so zero is the baseline.
+//
+// The file is parsed here, not with gopsutil's disk.IOCounters: for every
+// device that also stats /dev, opens /run/udev/data and reads /sys serials
+// and labels without a bound (a FIFO there would block), none of which the
+// facts use.
 package disk
 
 import (
@@ -29,14 +33,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
-
-	gdisk "github.com/shirou/gopsutil/v4/disk"
 
 	"github.com/diagnose-sh/diagnose/probes/probe"
 )
@@ -64,7 +65,7 @@ type Device struct {
 
 type sample struct {
 	at      time.Time
-	ctr     map[string]gdisk.IOCountersStat
+	ctr     map[string]counters
 	whole   map[string]bool // nil: /sys/block unreadable, filter by name
 	err     error
 	wholeOK bool
@@ -75,49 +76,43 @@ type reader struct{ samples []sample }
 // New returns a reader for one run; the target is ignored (system-wide).
 func New(probe.Target, probe.Options) probe.Reader { return &reader{} }
 
+// counters are one line of /proc/diskstats: fields 4-14, sectors in bytes.
+type counters struct {
+	reads, readBytes, readMs, writes, writeBytes, writeMs uint64
+	ioMs, weightedMs                                      uint64
+}
+
 // Read takes one reading of /proc/diskstats.
-func (r *reader) Read(h probe.Host) {
+func (r *reader) Read(_ context.Context, h probe.Host) {
 	s := sample{at: h.Now}
 	whole, err := wholeDisks(h)
-	if err == nil {
-		s.whole, s.wholeOK = whole, true
-	}
-	var names []string
-	for n := range whole {
-		names = append(names, n)
-	}
-	if s.wholeOK && len(names) == 0 {
-		s.ctr = map[string]gdisk.IOCountersStat{}
+	s.whole, s.wholeOK = whole, err == nil
+	if s.wholeOK && len(whole) == 0 {
+		s.ctr = map[string]counters{} // no disks: nothing to read
+	} else if b, err := h.ReadFile("proc", "diskstats"); err != nil {
+		s.err = err
 	} else {
-		// gopsutil honours the root (HOST_PROC, HOST_SYS, HOST_DEV from the
-		// context). Passing the names spares its serial/label lookups for
-		// partitions; without /sys/block we filter afterwards.
-		// gopsutil reads without a bound: the bounded, regular-file read first.
-		if _, s.err = h.ReadFile("proc", "diskstats"); s.err == nil {
-			s.ctr, s.err = gdisk.IOCountersWithContext(h.GopsutilContext(context.Background()), names...)
-		}
-		if s.err == nil && len(s.ctr) == 0 {
-			// gopsutil skips short lines silently: tell a garbled file
-			// from one whose disks merely have no I/O yet.
-			s.err = checkDiskstats(h)
-		}
+		s.ctr, s.err = parseDiskstats(b)
 	}
 	r.samples = append(r.samples, s)
 }
 
+// maxDevices bounds the listing of /sys/block (a machine with thousands of
+// loop devices still lists its disks).
+const maxDevices = 10000
+
 // wholeDisks lists /sys/block and keeps whole, real, unstacked disks.
 func wholeDisks(h probe.Host) (map[string]bool, error) {
-	entries, err := os.ReadDir(h.Path("sys", "block"))
+	names, err := h.DirNames(maxDevices, "sys", "block")
 	if err != nil {
 		return nil, err
 	}
 	out := map[string]bool{}
-	for _, e := range entries {
-		n := e.Name()
+	for _, n := range names {
 		if ramOrLoop(n) {
 			continue
 		}
-		if slaves, err := os.ReadDir(h.Path("sys", "block", n, "slaves")); err == nil && len(slaves) > 0 {
+		if slaves, err := h.DirNames(1, "sys", "block", n, "slaves"); err == nil && len(slaves) > 0 {
 			continue // stacked (dm, md): its members carry the I/O
 		}
 		out[n] = true
@@ -136,38 +131,37 @@ var wholeDiskRE = regexp.MustCompile(`^((s|v|xv|h)d[a-z]+|nvme\d+n\d+|mmcblk\d+|
 // loop/ram/zram, no dm/md (stacked).
 func wholeDiskName(n string) bool { return wholeDiskRE.MatchString(n) }
 
-// checkDiskstats reports a /proc/diskstats with no well-formed line.
-func checkDiskstats(h probe.Host) error {
-	b, err := h.ReadFile("proc", "diskstats")
-	if err != nil {
-		return err
-	}
-	return validDiskstats(b)
-}
-
-// validDiskstats accepts an empty file or one with at least one line of 14
-// or more fields whose fields 4-14 are numbers.
-func validDiskstats(b []byte) error {
-	if len(strings.TrimSpace(string(b))) == 0 {
-		return nil
-	}
-	for _, line := range strings.Split(string(b), "\n") {
+// parseDiskstats reads the devices of /proc/diskstats with a nonzero
+// counter. A line that is not a device line (fewer than 14 fields, or a
+// non-numeric counter) is skipped; a file with lines but no device line is
+// an error.
+func parseDiskstats(b []byte) (map[string]counters, error) {
+	out := map[string]counters{}
+	devices := 0
+lines:
+	for line := range strings.Lines(string(b)) {
 		f := strings.Fields(line)
 		if len(f) < 14 {
 			continue
 		}
-		ok := true
-		for _, x := range f[3:14] {
-			if _, err := strconv.ParseUint(x, 10, 64); err != nil {
-				ok = false
-				break
+		var n [11]uint64
+		for i, x := range f[3:14] {
+			v, err := strconv.ParseUint(x, 10, 64)
+			if err != nil {
+				continue lines
 			}
+			n[i] = v
 		}
-		if ok {
-			return nil
+		devices++
+		c := counters{reads: n[0], readBytes: n[2] * 512, readMs: n[3], writes: n[4], writeBytes: n[6] * 512, writeMs: n[7], ioMs: n[9], weightedMs: n[10]}
+		if c != (counters{}) {
+			out[f[2]] = c
 		}
 	}
-	return fmt.Errorf("%w: /proc/diskstats has no line of at least 14 numeric fields", probe.ErrFormat)
+	if devices == 0 && strings.TrimSpace(string(b)) != "" {
+		return nil, fmt.Errorf("%w: /proc/diskstats has no line of at least 14 numeric fields", probe.ErrFormat)
+	}
+	return out, nil
 }
 
 var errNoReading = errors.New("no reading taken")
@@ -222,24 +216,24 @@ func (r *reader) Finish() (any, probe.Statuses) {
 
 // compute applies iostat -x's formulas to two readings of one device; a
 // missing first reading (device appeared, or was all-zero) is zero.
-func compute(name string, a, z gdisk.IOCountersStat, dt time.Duration) Device {
-	if z.ReadCount < a.ReadCount || z.WriteCount < a.WriteCount || z.ReadBytes < a.ReadBytes || z.WriteBytes < a.WriteBytes {
-		a = gdisk.IOCountersStat{} // removed and re-added: counters restarted at zero
+func compute(name string, a, z counters, dt time.Duration) Device {
+	if z.reads < a.reads || z.writes < a.writes || z.readBytes < a.readBytes || z.writeBytes < a.writeBytes {
+		a = counters{} // removed and re-added: counters restarted at zero
 	}
 	sec := dt.Seconds()
 	ms := float64(dt) / float64(time.Millisecond)
-	reads := float64(z.ReadCount - a.ReadCount)
-	writes := float64(z.WriteCount - a.WriteCount)
-	rt := float64(delta32(a.ReadTime, z.ReadTime))
-	wt := float64(delta32(a.WriteTime, z.WriteTime))
+	reads := float64(z.reads - a.reads)
+	writes := float64(z.writes - a.writes)
+	rt := float64(delta32(a.readMs, z.readMs))
+	wt := float64(delta32(a.writeMs, z.writeMs))
 	d := Device{
 		Name:        probe.Sanitize(name),
-		UtilPct:     min(100, 100*float64(delta32(a.IoTime, z.IoTime))/ms),
+		UtilPct:     min(100, 100*float64(delta32(a.ioMs, z.ioMs))/ms),
 		ReadsPerS:   reads / sec,
 		WritesPerS:  writes / sec,
-		ReadKBPerS:  float64(z.ReadBytes-a.ReadBytes) / 1024 / sec,
-		WriteKBPerS: float64(z.WriteBytes-a.WriteBytes) / 1024 / sec,
-		AquSz:       float64(delta32(a.WeightedIO, z.WeightedIO)) / ms,
+		ReadKBPerS:  float64(z.readBytes-a.readBytes) / 1024 / sec,
+		WriteKBPerS: float64(z.writeBytes-a.writeBytes) / 1024 / sec,
+		AquSz:       float64(delta32(a.weightedMs, z.weightedMs)) / ms,
 	}
 	if reads > 0 {
 		d.RAwaitMs = rt / reads

@@ -2,29 +2,35 @@ package disk
 
 import (
 	"errors"
+	"maps"
 	"math"
 	"os"
+	"strings"
 	"testing"
 	"time"
-
-	gdisk "github.com/shirou/gopsutil/v4/disk"
 
 	"github.com/diagnose-sh/diagnose/probes/probe"
 	"github.com/diagnose-sh/diagnose/probes/probetest"
 )
 
-func TestValidDiskstats(t *testing.T) {
-	for in, ok := range map[string]bool{
-		"":                                   true,
-		" 254 0 vda 1 2 3 4 5 6 7 8 0 10 11": true,
-		" 254 0 vda 1 2 3 4 5 6 7 8 0 10 11 12 13 14 15 16 17": true,
-		"8 0 sda 1 2 3\n":                 false,
-		"a b c d e f g h i j k l m n o p": false,
-		"\x00\xff":                        false,
+func TestParseDiskstats(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                                   "",
+		" 254 0 vda 1 2 3 4 5 6 7 8 0 10 11": "",
+		" 254 0 vda 1 2 3 4 5 6 7 8 0 10 11 12 13 14 15 16 17": "",
+		"8 0 sda 1 2 3\n":                 "no line of at least 14 numeric fields",
+		"a b c d e f g h i j k l m n o p": "no line of at least 14 numeric fields",
+		"\x00\xff":                        "no line of at least 14 numeric fields",
 	} {
-		if err := validDiskstats([]byte(in)); (err == nil) != ok || (err != nil && !errors.Is(err, probe.ErrFormat)) {
-			t.Errorf("%q: %v", in, err)
+		_, err := parseDiskstats([]byte(in))
+		if want == "" && err != nil || want != "" && (!errors.Is(err, probe.ErrFormat) || !strings.Contains(err.Error(), want)) {
+			t.Errorf("%q: %v, want %q", in, err, want)
 		}
+	}
+	got, err := parseDiskstats([]byte(" 254 0 vda 14679 3713 808698 4934 1391 12315 533264 1117 0 4360 6202 0 0 0 0\n 254 1 vda1 0 0 0 0 0 0 0 0 0 0 0\n"))
+	want := map[string]counters{"vda": {reads: 14679, readBytes: 808698 * 512, readMs: 4934, writes: 1391, writeBytes: 533264 * 512, writeMs: 1117, ioMs: 4360, weightedMs: 6202}}
+	if err != nil || !maps.Equal(got, want) {
+		t.Errorf("got %+v, %v; want %+v (all-zero devices omitted)", got, err, want)
 	}
 }
 
@@ -50,8 +56,8 @@ func TestDelta32(t *testing.T) {
 // iostat's numbers for the recorded fio QD1 example of signals.md §1.5:
 // Δreads 14856, Δrd_ms 1392, Δio_ms 1320, Δweighted 1392 over 2.008 s.
 func TestComputeMatchesIostatFormulas(t *testing.T) {
-	a := gdisk.IOCountersStat{}
-	z := gdisk.IOCountersStat{ReadCount: 14856, ReadBytes: 14856 * 4096, ReadTime: 1392, IoTime: 1320, WeightedIO: 1392}
+	a := counters{}
+	z := counters{reads: 14856, readBytes: 14856 * 4096, readMs: 1392, ioMs: 1320, weightedMs: 1392}
 	d := compute("vda", a, z, 2008*time.Millisecond)
 	if math.Abs(d.ReadsPerS-7398.4) > 0.1 || math.Abs(d.RAwaitMs-0.0937) > 0.001 || math.Abs(d.AquSz-0.693) > 0.001 || math.Abs(d.UtilPct-65.74) > 0.01 || math.Abs(d.ReadKBPerS-29593.6) > 0.1 {
 		t.Errorf("got %+v", d)
@@ -61,14 +67,14 @@ func TestComputeMatchesIostatFormulas(t *testing.T) {
 	}
 }
 
-func FuzzValidDiskstats(f *testing.F) {
+func FuzzParseDiskstats(f *testing.F) {
 	for _, s := range []string{"sys-idle", "sys-many-disks", "sys-garbled"} {
 		if b, err := os.ReadFile(probetest.Fixture(f, s, "t0", "proc", "diskstats")); err == nil {
 			f.Add(b)
 		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		validDiskstats(b)
+		parseDiskstats(b)
 		wholeDiskName(string(b))
 	})
 }

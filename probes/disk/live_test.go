@@ -43,9 +43,9 @@ func sampleWithIostat(t *testing.T, dev string, seconds int) (Device, iostatDisk
 	}
 	r := New(probe.Target{}, probe.Options{})
 	start := time.Now()
-	r.Read(probe.Host{Root: "/", Now: start})
+	r.Read(t.Context(), probe.Host{Root: "/", Now: start})
 	time.Sleep(time.Until(start.Add(time.Duration(seconds) * time.Second)))
-	r.Read(probe.Host{Root: "/", Now: time.Now()})
+	r.Read(t.Context(), probe.Host{Root: "/", Now: time.Now()})
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("iostat: %v\n%s", err, out.String())
 	}

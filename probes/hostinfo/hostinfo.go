@@ -57,12 +57,11 @@ func New(probe.Target, probe.Options) probe.Reader { return &reader{} }
 var errNoCPUs = errors.New("no processor entries in /proc/cpuinfo and no cpuN lines in /proc/stat")
 
 // Read takes one reading.
-func (r *reader) Read(h probe.Host) {
+func (r *reader) Read(ctx context.Context, h probe.Host) {
 	var x reading
-	// gopsutil reads without a bound: the bounded, regular-file read first.
-	if _, x.countErr = h.ReadFile("proc", "cpuinfo"); x.countErr == nil {
-		x.count, x.countErr = gcpu.CountsWithContext(h.GopsutilContext(context.Background()), true)
-	}
+	x.count, x.countErr = probe.Gopsutil(ctx, h, func(ctx context.Context) (int, error) {
+		return gcpu.CountsWithContext(ctx, true)
+	}, "proc/cpuinfo", "proc/stat")
 	if x.countErr == nil && x.count <= 0 {
 		x.countErr = errNoCPUs
 	}

@@ -2,6 +2,7 @@ package hsperf
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -83,7 +84,7 @@ type reader struct {
 	java        bool // without a file: the process is still a java launcher
 }
 
-func (r *reader) Read(h probe.Host) {
+func (r *reader) Read(ctx context.Context, h probe.Host) {
 	if r.pid <= 0 || (r.err != nil && r.last == nil) {
 		return // nothing to read, or it will not be there: one try decides
 	}

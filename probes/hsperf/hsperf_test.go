@@ -1,6 +1,7 @@
 package hsperf
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"os"
@@ -156,7 +157,7 @@ func run(h probe.Host, pid int, readings int) (Facts, probe.Statuses) {
 	r := New(probe.Target{PID: pid}, probe.Options{})
 	for i := 0; i < readings; i++ {
 		h.Now = time.Unix(int64(i), 0)
-		r.Read(h)
+		r.Read(context.Background(), h)
 	}
 	f, st := r.Finish()
 	return f.(Facts), st

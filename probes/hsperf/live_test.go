@@ -100,7 +100,7 @@ func TestLiveProbe(t *testing.T) {
 	pid := startJVM(t, "-Xmx256m")
 	r := New(probe.Target{PID: pid}, probe.Options{})
 	for i := 0; i < 5; i++ {
-		r.Read(probe.Host{Root: "/", Now: time.Now()})
+		r.Read(t.Context(), probe.Host{Root: "/", Now: time.Now()})
 		time.Sleep(200 * time.Millisecond)
 	}
 	v, st := r.Finish()
@@ -110,7 +110,7 @@ func TestLiveProbe(t *testing.T) {
 	}
 	// A process that is no JVM: known, not missing.
 	r = New(probe.Target{PID: os.Getpid()}, probe.Options{})
-	r.Read(probe.Host{Root: "/"})
+	r.Read(t.Context(), probe.Host{Root: "/"})
 	if v, st := r.Finish(); v.(Facts).Present || st[""].State != probe.OK {
 		t.Errorf("the test binary: %+v %v", v, st)
 	}
@@ -123,7 +123,7 @@ func TestLiveNoPerfData(t *testing.T) {
 	for _, flag := range []string{"-XX:-UsePerfData", "-XX:+PerfDisableSharedMem"} {
 		pid := startJVM(t, flag, "-Xmx64m")
 		r := New(probe.Target{PID: pid}, probe.Options{})
-		r.Read(probe.Host{Root: "/", Now: time.Now()})
+		r.Read(t.Context(), probe.Host{Root: "/", Now: time.Now()})
 		v, st := r.Finish()
 		if v.(Facts).Present || st[""].State != probe.Unavailable || !strings.Contains(st[""].Reason, "-XX:-UsePerfData") {
 			t.Errorf("%s: facts %+v, status %+v", flag, v, st[""])

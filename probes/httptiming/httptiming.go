@@ -98,11 +98,9 @@ type Request struct {
 
 const maxEach = 20
 
-// requestTimeout bounds one request; deadline bounds how long Finish waits
-// for the requests after the window (the default --timeout is window + 10 s).
+// requestTimeout bounds one request.
 const (
 	requestTimeout = 5 * time.Second
-	deadline       = 9 * time.Second
 	defaultCount   = 5
 	maxCount       = 100
 	maxBody        = 64 << 20
@@ -135,7 +133,7 @@ type result struct {
 	verifyErr                                  error
 }
 
-func (r *reader) Read(h probe.Host) {
+func (r *reader) Read(ctx context.Context, h probe.Host) {
 	r.host = h
 	if r.req == nil {
 		return
@@ -149,7 +147,7 @@ func (r *reader) Read(h probe.Host) {
 			return
 		}
 		r.done = make(chan struct{})
-		go r.run(client)
+		go r.run(ctx, client)
 		return
 	}
 	r.overflowB = listenOverflows(h)
@@ -165,13 +163,32 @@ func (r *reader) count() int {
 	return r.req.Count
 }
 
-func (r *reader) run(c *client) {
+// run sends the requests one after the other under the run's context: at
+// --timeout or an interrupt the request in flight is cancelled, and it and
+// the rest count as unfinished, not as failures of the server.
+func (r *reader) run(ctx context.Context, c *client) {
 	defer close(r.done)
 	for i := 0; i < r.count(); i++ {
-		res := c.do(r.req)
+		res := c.do(ctx, r.req)
+		if ctx.Err() != nil {
+			return
+		}
 		r.mu.Lock()
 		r.results = append(r.results, res)
 		r.mu.Unlock()
+	}
+}
+
+// AfterWindow waits for the requests still running when the window ended,
+// as long as the run's deadline (--timeout; by default the window + 10 s)
+// allows.
+func (r *reader) AfterWindow(ctx context.Context, _ probe.Host) {
+	if r.done == nil {
+		return
+	}
+	select {
+	case <-r.done:
+	case <-ctx.Done():
 	}
 }
 
@@ -185,12 +202,6 @@ func (r *reader) Finish() (any, probe.Statuses) {
 	if r.err != nil {
 		st[""] = probe.Status{State: probe.Unavailable, Reason: r.err.Error()}
 		return f, st
-	}
-	if r.done != nil {
-		select {
-		case <-r.done:
-		case <-time.After(deadline):
-		}
 	}
 	r.mu.Lock()
 	results := append([]result(nil), r.results...)
@@ -460,7 +471,7 @@ func parseResolve(s string) (map[string]string, error) {
 	return out, nil
 }
 
-func (c *client) do(req *probe.HTTPRequest) result {
+func (c *client) do(ctx context.Context, req *probe.HTTPRequest) result {
 	var res result
 	var start, dnsStart, dnsDone, connStart, connDone, tlsStart, tlsDone, wrote, first time.Time
 	trace := &httptrace.ClientTrace{
@@ -479,7 +490,7 @@ func (c *client) do(req *probe.HTTPRequest) result {
 		WroteRequest:         func(httptrace.WroteRequestInfo) { wrote = time.Now() },
 		GotFirstResponseByte: func() { first = time.Now() },
 	}
-	ctx, cancel := context.WithTimeout(httptrace.WithClientTrace(context.Background(), trace), requestTimeout)
+	ctx, cancel := context.WithTimeout(httptrace.WithClientTrace(ctx, trace), requestTimeout)
 	defer cancel()
 	var body io.Reader
 	if req.Data != "" {

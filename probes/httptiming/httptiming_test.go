@@ -1,9 +1,12 @@
 package httptiming
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"syscall"
 	"testing"
 	"time"
@@ -104,12 +107,12 @@ func TestParseResolve(t *testing.T) {
 // anything is sent.
 func TestReaderWithoutRequests(t *testing.T) {
 	r := New(probe.Target{}, probe.Options{})
-	r.Read(probe.Host{})
+	r.Read(t.Context(), probe.Host{})
 	if _, st := r.Finish(); st[""].State != probe.Unavailable || st[""].Fix != "pass --url" {
 		t.Errorf("no url: %v", st)
 	}
 	r = New(probe.Target{HTTP: &probe.HTTPRequest{URL: "ftp://x/"}}, probe.Options{})
-	r.Read(probe.Host{})
+	r.Read(t.Context(), probe.Host{})
 	if _, st := r.Finish(); st[""].State != probe.Unavailable {
 		t.Errorf("ftp: %v", st)
 	}
@@ -122,4 +125,50 @@ func FuzzParseResolve(f *testing.F) {
 			t.Fatalf("%q: %v", s, m)
 		}
 	})
+}
+
+// The requests run in the sample phase under the run's context, and the
+// after-window phase waits for them: all complete when the deadline allows.
+func TestAfterWindowWaitsForRequests(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		time.Sleep(100 * time.Millisecond)
+		fmt.Fprint(w, "ok")
+	}))
+	defer srv.Close()
+	r := New(probe.Target{HTTP: &probe.HTTPRequest{URL: srv.URL, Count: 3}}, probe.Options{})
+	h := probe.Host{Root: t.TempDir(), Now: time.Now()}
+	r.Read(t.Context(), h)
+	r.Read(t.Context(), h) // the window ends while the first request is in flight
+	v, st := probe.Complete(t.Context(), r, h)
+	if f := v.(Facts); f.Responses != 3 || f.Unfinished != 0 || f.Failures != 0 || st[""].State != probe.OK {
+		t.Errorf("responses %d, unfinished %d, failures %d, %v; want 3, 0, 0", f.Responses, f.Unfinished, f.Failures, st)
+	}
+}
+
+// At the run's deadline the request in flight is cancelled (the server sees
+// it go), and it and the rest count as unfinished, not as failures.
+func TestDeadlineCancelsRequests(t *testing.T) {
+	arrived, gone := make(chan struct{}, 1), make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, req *http.Request) {
+		arrived <- struct{}{}
+		<-req.Context().Done()
+		gone <- struct{}{}
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	r := New(probe.Target{HTTP: &probe.HTTPRequest{URL: srv.URL, Count: 4}}, probe.Options{})
+	h := probe.Host{Root: t.TempDir(), Now: time.Now()}
+	r.Read(ctx, h)
+	r.Read(ctx, h)
+	<-arrived
+	cancel()
+	select {
+	case <-gone:
+	case <-time.After(requestTimeout):
+		t.Fatal("the request in flight was not cancelled with the run")
+	}
+	v, _ := probe.Complete(ctx, r, h)
+	if f := v.(Facts); f.Unfinished != 4 || f.Failures != 0 || f.Responses != 0 {
+		t.Errorf("unfinished %d, failures %d (%q), responses %d; want 4, 0, 0", f.Unfinished, f.Failures, f.FailureError, f.Responses)
+	}
 }

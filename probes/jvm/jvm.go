@@ -120,7 +120,7 @@ const (
 
 // Read only notes the window: the JVMs are inspected once, after it, where
 // jcmd may attach without disturbing what the other probes sample.
-func (r *reader) Read(probe.Host) { r.read = true }
+func (r *reader) Read(context.Context, probe.Host) { r.read = true }
 
 // AfterWindow inspects the target cgroup's JVMs (jcmd, with --jcmd, under
 // the run's deadline).

@@ -216,7 +216,7 @@ func TestFixtures(t *testing.T) {
 			root := probetest.Fixture(t, tt.scenario, "t0")
 			r := New(tt.target, probe.Options{JCMD: tt.run != nil})
 			h := probe.Host{Root: root, Now: time.Unix(0, 0), Run: tt.run}
-			r.Read(h)
+			r.Read(t.Context(), h)
 			v, st := probe.Complete(context.Background(), r, h)
 			if st[""].State != probe.OK {
 				t.Fatalf("status %+v", st)
@@ -278,7 +278,7 @@ func TestLiveJVMFlagsFromEnv(t *testing.T) {
 	}
 	r := New(probe.Target{PID: cmd.Process.Pid}, probe.Options{JCMD: true})
 	h := probe.Host{Root: "/", Now: time.Now(), Run: probe.ExecRunner}
-	r.Read(h)
+	r.Read(t.Context(), h)
 	v, st := probe.Complete(context.Background(), r, h)
 	f := v.(Facts)
 	var j JVM
@@ -314,7 +314,7 @@ func TestBudgetFromHSPerfData(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "4242"), perf, 0o644) // no NSpid line: the host PID
 	r := New(probe.Target{PID: 4242}, probe.Options{})
 	h := probe.Host{Root: root, Now: time.Unix(0, 0)}
-	r.Read(h)
+	r.Read(t.Context(), h)
 	v, st := probe.Complete(context.Background(), r, h)
 	m := v.(Facts).Main
 	if st[""].State != probe.OK || !m.PerfData || !m.HeapMeasured {

@@ -6,6 +6,7 @@ package limits
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -116,7 +117,7 @@ type reading struct {
 // maxProcs bounds the scan of /proc (a pid_max's worth is 4 million).
 const maxProcs = 100000
 
-func (r *reader) Read(h probe.Host) {
+func (r *reader) Read(ctx context.Context, h probe.Host) {
 	r.host = h // Finish reads the limits as they are at the last reading
 	if r.st == nil {
 		r.st = probe.Statuses{}

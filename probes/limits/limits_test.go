@@ -146,10 +146,10 @@ func FuzzParseStat(f *testing.F) {
 func BenchmarkRead(b *testing.B) {
 	h := probe.Host{Root: "/", Now: time.Now()}
 	r := New(probe.Target{PID: 1}, probe.Options{})
-	r.Read(h) // resolves the cgroup once, as a window's first reading does
+	r.Read(b.Context(), h) // resolves the cgroup once, as a window's first reading does
 	b.ReportAllocs()
 	for b.Loop() {
-		r.Read(h)
+		r.Read(b.Context(), h)
 	}
 }
 

@@ -81,17 +81,10 @@ func New(probe.Target, probe.Options) probe.Reader {
 var errNoMemTotal = errors.New("/proc/meminfo has no MemTotal")
 
 // Read takes one reading of /proc/meminfo and /proc/vmstat.
-func (r *reader) Read(h probe.Host) {
+func (r *reader) Read(ctx context.Context, h probe.Host) {
 	s := sample{at: h.Now}
-	// gopsutil honours the host root (HOST_PROC from the context's EnvMap)
-	// and wraps the open error with %w, so StatusOf still sees fs.ErrNotExist.
-	// gopsutil reads without a bound: the bounded, regular-file read first
-	// refuses a huge or special meminfo (a symlink to /dev/zero in a --root).
-	var m *gmem.VirtualMemoryStat
-	_, err := h.ReadFile("proc", "meminfo")
-	if err == nil {
-		m, err = gmem.VirtualMemoryWithContext(h.GopsutilContext(context.Background()))
-	}
+	// zoneinfo: gopsutil's estimate of MemAvailable on kernels before 3.14.
+	m, err := probe.Gopsutil(ctx, h, gmem.VirtualMemoryWithContext, "proc/meminfo", "proc/zoneinfo")
 	if err == nil && m.Total == 0 {
 		err = errNoMemTotal
 	}

@@ -129,7 +129,7 @@ func TestHostileMeminfo(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := New(probe.Target{}, probe.Options{})
-		r.Read(probe.Host{Root: root, Now: time.Unix(0, 0)})
+		r.Read(t.Context(), probe.Host{Root: root, Now: time.Unix(0, 0)})
 		_, st := r.Finish()
 		found := false
 		for _, s := range st {

@@ -3,9 +3,10 @@ package memory
 import (
 	"bytes"
 	"fmt"
-	"github.com/diagnose-sh/diagnose/probes/probe"
 	"strconv"
 	"strings"
+
+	"github.com/diagnose-sh/diagnose/probes/probe"
 )
 
 // parseVmstat reads the paging counters of /proc/vmstat ("key value" lines).

@@ -8,6 +8,7 @@ package netstat
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -100,7 +101,7 @@ func (r *reader) netDir() []string {
 	return []string{"proc", "net"}
 }
 
-func (r *reader) Read(h probe.Host) {
+func (r *reader) Read(ctx context.Context, h probe.Host) {
 	if !r.sysctlRead {
 		r.sysctlRead = true
 		for i, k := range []string{"rmem_max", "wmem_max", "somaxconn"} {

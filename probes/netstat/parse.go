@@ -21,10 +21,11 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"github.com/diagnose-sh/diagnose/probes/probe"
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/diagnose-sh/diagnose/probes/probe"
 )
 
 // sockRow is one row of /proc/net/{tcp,tcp6,udp,udp6}.

@@ -10,6 +10,7 @@
 package oomlog
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"sort"
@@ -63,7 +64,7 @@ type reader struct {
 // a few MiB; a fixture file may be anything).
 const maxLogBytes = 32 << 20
 
-func (r *reader) Read(h probe.Host) {
+func (r *reader) Read(ctx context.Context, h probe.Host) {
 	r.reads++
 	if !r.resolved {
 		r.resolved = true

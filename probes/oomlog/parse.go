@@ -25,10 +25,11 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"github.com/diagnose-sh/diagnose/probes/probe"
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/diagnose-sh/diagnose/probes/probe"
 )
 
 // record is one kernel log message.

@@ -36,9 +36,9 @@ type group struct {
 	merge   func([]Part) (any, Statuses)
 }
 
-func (g *group) Read(h Host) {
+func (g *group) Read(ctx context.Context, h Host) {
 	for _, r := range g.readers {
-		r.Read(h)
+		r.Read(ctx, h)
 	}
 }
 

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"context"
 	"testing"
 	"time"
 )
@@ -14,8 +15,8 @@ type fakeReader struct {
 	facts Statuses
 }
 
-func (f *fakeReader) Read(Host)           { f.reads++ }
-func (f *fakeReader) NextRead() time.Time { return f.next }
+func (f *fakeReader) Read(context.Context, Host) { f.reads++ }
+func (f *fakeReader) NextRead() time.Time        { return f.next }
 func (f *fakeReader) Finish() (any, Statuses) {
 	st := Statuses{"": {State: f.state}}
 	for k, v := range f.facts {
@@ -40,8 +41,8 @@ func TestGroupDrivesOneReaderPerProcess(t *testing.T) {
 		got = parts
 		return nil, MergeStatuses(parts)
 	})
-	g.Read(Host{})
-	g.Read(Host{})
+	g.Read(t.Context(), Host{})
+	g.Read(t.Context(), Host{})
 	if len(made) != 3 || made[1].reads != 2 || made[2].reads != 2 || made[3].reads != 2 {
 		t.Fatalf("readers %v", made)
 	}

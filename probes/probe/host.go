@@ -74,17 +74,12 @@ func (h Host) root() string {
 // system path ("/proc/42/io"), not where the root put it, so reports and
 // fixture goldens read the same whatever the root.
 func (h Host) ReadFile(elem ...string) ([]byte, error) {
-	p := h.Path(elem...)
-	f, err := OpenRegular(p)
+	f, err := OpenRegular(h.Path(elem...))
 	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			pe.Path = filepath.Join(append([]string{"/"}, elem...)...)
-		}
-		return nil, err
+		return nil, systemPathError(err, elem)
 	}
 	defer f.Close()
-	return readAllBounded(f, p)
+	return readAllBounded(f, systemPath(elem))
 }
 
 // ReadFile reads a file a person named (--strace-file), bounded to
@@ -160,10 +155,24 @@ func openRegular(path string, flags int) (*os.File, error) {
 // ErrTooLarge is returned for system files larger than MaxFileBytes.
 var ErrTooLarge = errors.New("file larger than 1 MiB")
 
-// GopsutilContext returns ctx carrying this host's roots, so gopsutil reads
-// the fixture tree (or the live system) without process-wide HOST_* variables.
-func (h Host) GopsutilContext(ctx context.Context) context.Context {
-	return context.WithValue(ctx, common.EnvKey, common.EnvMap{
+// Gopsutil calls a gopsutil reader under this host's root (its roots go in
+// the context, not in process-wide HOST_* variables). gopsutil reads
+// without a bound and would block on a FIFO, so the files the call parses
+// are checked first with the bounded, regular-file read: file (required:
+// its error is the call's) and fallbacks (read by gopsutil only in some
+// cases: their absence is left to it). Paths are system paths such as
+// "proc/meminfo".
+func Gopsutil[T any](ctx context.Context, h Host, call func(context.Context) (T, error), file string, fallbacks ...string) (T, error) {
+	var zero T
+	if _, err := h.ReadFile(file); err != nil {
+		return zero, err
+	}
+	for _, f := range fallbacks {
+		if _, err := h.ReadFile(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return zero, err
+		}
+	}
+	return call(context.WithValue(ctx, common.EnvKey, common.EnvMap{
 		common.HostProcEnvKey: h.Path("proc"),
 		common.HostSysEnvKey:  h.Path("sys"),
 		common.HostEtcEnvKey:  h.Path("etc"),
@@ -171,32 +180,78 @@ func (h Host) GopsutilContext(ctx context.Context) context.Context {
 		common.HostRunEnvKey:  h.Path("run"),
 		common.HostRootEnvKey: h.root(),
 		common.HostVarEnvKey:  h.Path("var"),
-	})
+	}))
 }
 
-// DirNames lists up to limit entries of a system directory (/proc/PID/fd),
-// in chunks: Readdirnames(limit) would allocate room for limit names on
-// every call, which at 100,000 and dozens of readings a second is most of
-// a probe's cost.
+// DirNames lists the names of up to limit entries of a system directory
+// (/proc/PID/fd), in chunks: Readdirnames(limit) would allocate room for
+// limit names on every call, which at 100,000 and dozens of readings a
+// second is most of a probe's cost.
 func (h Host) DirNames(limit int, elem ...string) ([]string, error) {
+	return readDir(h, limit, (*os.File).Readdirnames, elem)
+}
+
+// ReadDir lists up to limit entries of a system directory with their
+// types (a cgroup's child directories, a process table to filter by owner),
+// in chunks as DirNames.
+func (h Host) ReadDir(limit int, elem ...string) ([]fs.DirEntry, error) {
+	return readDir(h, limit, (*os.File).ReadDir, elem)
+}
+
+func readDir[T any](h Host, limit int, next func(*os.File, int) ([]T, error), elem []string) ([]T, error) {
 	d, err := os.Open(h.Path(elem...))
 	if err != nil {
-		return nil, err
+		return nil, systemPathError(err, elem)
 	}
 	defer d.Close()
-	var names []string
-	for len(names) < limit {
-		chunk, err := d.Readdirnames(min(1024, limit-len(names)))
-		names = append(names, chunk...)
+	var out []T
+	for len(out) < limit {
+		chunk, err := next(d, min(1024, limit-len(out)))
+		out = append(out, chunk...)
 		if err == io.EOF || len(chunk) == 0 {
 			break
 		}
 		if err != nil {
-			if len(names) == 0 {
-				return nil, fmt.Errorf("read %s: %w", filepath.Join(append([]string{"/"}, elem...)...), err)
+			if len(out) == 0 {
+				return nil, fmt.Errorf("read %s: %w", systemPath(elem), err)
 			}
 			break
 		}
 	}
-	return names, nil
+	return out, nil
+}
+
+// MaxLinkBytes bounds a symlink's target (Linux's PATH_MAX).
+const MaxLinkBytes = 4096
+
+// Readlink reads a system symlink (/proc/PID/fd/N, /proc/PID/exe,
+// /proc/PID/ns/net), bounded to MaxLinkBytes; errors name the system path.
+// Most are short ("socket:[12158]"), so a small buffer is tried first.
+func (h Host) Readlink(elem ...string) (string, error) {
+	p := h.Path(elem...)
+	for size := 128; ; size = MaxLinkBytes + 1 {
+		buf := make([]byte, size)
+		n, err := syscall.Readlink(p, buf)
+		switch {
+		case err != nil:
+			return "", systemPathError(&fs.PathError{Op: "readlink", Path: p, Err: err}, elem)
+		case n < size:
+			return string(buf[:n]), nil
+		case size > MaxLinkBytes:
+			return "", &fs.PathError{Op: "readlink", Path: systemPath(elem), Err: syscall.ENAMETOOLONG}
+		}
+	}
+}
+
+// systemPath is the path a person knows ("/proc/42/io"), whatever the root.
+func systemPath(elem []string) string { return filepath.Join(append([]string{"/"}, elem...)...) }
+
+// systemPathError renames a *fs.PathError's path to the system path, so
+// reports and fixture goldens read the same whatever the root.
+func systemPathError(err error, elem []string) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		pe.Path = systemPath(elem)
+	}
+	return err
 }

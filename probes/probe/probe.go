@@ -32,16 +32,22 @@ type Status struct {
 // status. A path's status covers every fact below it.
 type Statuses map[string]Status
 
-// Reader takes readings over a sampling window for one probe.
+// Reader takes readings over a sampling window for one probe. A run has
+// three phases:
 //
-// The sampler calls Read at the start of the window, every interval the probe
-// asks for (if any) and at the end, each time with a Host whose Now is the
-// time of that reading. Read must not sleep; it records its own failures.
-// Finish computes the section's facts from the readings and returns them with
-// their statuses, keyed by path relative to the section: "" for the section
-// itself (always present), "read_bytes_per_s" for one fact below it.
+//   - sample: the sampler calls Read at the start of the window, every
+//     interval the probe asks for (if any) and at the end, each time with a
+//     Host whose Now is the time of that reading. Read is cheap: it reads
+//     files and sockets, runs no program and must not sleep; it records its
+//     own failures. ctx is the run's: work Read starts that outlives the call
+//     (the HTTP requests of diagnose http) stops with it.
+//   - after-window: see AfterWindow (optional).
+//   - finish: Finish computes the section's facts from what was gathered and
+//     returns them with their statuses, keyed by path relative to the
+//     section: "" for the section itself (always present),
+//     "read_bytes_per_s" for one fact below it. It only computes.
 type Reader interface {
-	Read(h Host)
+	Read(ctx context.Context, h Host)
 	Finish() (any, Statuses)
 }
 

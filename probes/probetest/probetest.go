@@ -58,12 +58,13 @@ func Replay(r probe.Reader, step time.Duration, roots ...string) (any, probe.Sta
 // result.
 func ReplayAt(r probe.Reader, roots []string, at []time.Duration) (any, probe.Statuses) {
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	ctx := context.Background()
 	var h probe.Host
 	for i, root := range roots {
 		h = probe.Host{Root: root, Now: t0.Add(at[i])}
-		r.Read(h)
+		r.Read(ctx, h)
 	}
-	return probe.Complete(context.Background(), r, h)
+	return probe.Complete(ctx, r, h)
 }
 
 // ReplayFixture replays readings of a system scenario (t0, t1, …) one

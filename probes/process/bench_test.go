@@ -25,13 +25,13 @@ func BenchmarkRead(b *testing.B) {
 			time.Sleep(500 * time.Millisecond)
 			r := New(probe.Target{PID: cmd.Process.Pid}, probe.Options{})
 			now := time.Now()
-			r.Read(probe.Host{Root: "/", Now: now})
+			r.Read(b.Context(), probe.Host{Root: "/", Now: now})
 			b.ReportAllocs()
 			cpu0 := cpuTime()
 			b.ResetTimer()
 			for b.Loop() {
 				now = now.Add(time.Second)
-				r.Read(probe.Host{Root: "/", Now: now})
+				r.Read(b.Context(), probe.Host{Root: "/", Now: now})
 			}
 			b.StopTimer()
 			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N*threads), "cpu-ns/thread")

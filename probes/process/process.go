@@ -17,6 +17,7 @@
 package process
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -135,7 +136,7 @@ func New(t probe.Target, _ probe.Options) probe.Reader {
 	return &reader{pid: t.PID, spacing: time.Duration(len(t.PIDs)) * spacingPerProcess}
 }
 
-func (r *reader) Read(h probe.Host) {
+func (r *reader) Read(ctx context.Context, h probe.Host) {
 	if r.pid <= 0 {
 		return
 	}

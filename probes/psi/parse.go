@@ -3,9 +3,10 @@ package psi
 import (
 	"bytes"
 	"fmt"
-	"github.com/diagnose-sh/diagnose/probes/probe"
 	"math"
 	"strconv"
+
+	"github.com/diagnose-sh/diagnose/probes/probe"
 )
 
 type line struct {

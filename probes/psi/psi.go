@@ -16,6 +16,7 @@
 package psi
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"time"
@@ -55,7 +56,7 @@ type reader struct{ samples []sample }
 func New(probe.Target, probe.Options) probe.Reader { return &reader{} }
 
 // Read takes one reading of the three pressure files.
-func (r *reader) Read(h probe.Host) {
+func (r *reader) Read(ctx context.Context, h probe.Host) {
 	s := sample{at: h.Now}
 	for i, res := range resources {
 		b, err := h.ReadFile("proc", "pressure", res)

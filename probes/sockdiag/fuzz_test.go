@@ -34,7 +34,7 @@ func FuzzSockDiag(f *testing.F) {
 		sockdiag.ParseMsg(b)
 		r := sockdiag.New(probe.Target{PID: pid}, probe.Options{})
 		for i := range 3 {
-			r.Read(probe.Host{Root: root, Now: time.Unix(100, 0).Add(time.Duration(i) * 40 * time.Millisecond),
+			r.Read(t.Context(), probe.Host{Root: root, Now: time.Unix(100, 0).Add(time.Duration(i) * 40 * time.Millisecond),
 				SockDiag: func(string) (probe.SockDiagConn, error) { return bytesConn(b), nil }})
 		}
 		v, _ := r.Finish()

@@ -13,6 +13,7 @@
 package sockdiag
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -186,7 +187,7 @@ func (r *reader) NextRead() time.Time { return r.next }
 
 // Read takes a reading whenever the sampler asks (at the start and end of
 // the window always, in between as NextRead paces it).
-func (r *reader) Read(h probe.Host) {
+func (r *reader) Read(ctx context.Context, h probe.Host) {
 	if r.pid <= 0 || r.stopped {
 		return
 	}

@@ -40,7 +40,7 @@ func replay(t *testing.T, name string) (sockdiag.Facts, probe.Statuses) {
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	for i, root := range rec.Roots {
 		cur = root
-		r.Read(probe.Host{Root: root, Now: t0.Add(rec.Times[i]), SockDiag: dial})
+		r.Read(t.Context(), probe.Host{Root: root, Now: t0.Add(rec.Times[i]), SockDiag: dial})
 	}
 	v, st := r.Finish()
 	return v.(sockdiag.Facts), st
@@ -129,7 +129,7 @@ func TestUnavailable(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := sockdiag.New(probe.Target{PID: tc.pid}, probe.Options{})
 			for i := range 3 {
-				r.Read(probe.Host{Root: tc.root, Now: time.Unix(100, 0).Add(time.Duration(i) * 50 * time.Millisecond), SockDiag: tc.dial})
+				r.Read(t.Context(), probe.Host{Root: tc.root, Now: time.Unix(100, 0).Add(time.Duration(i) * 50 * time.Millisecond), SockDiag: tc.dial})
 			}
 			_, st := r.Finish()
 			s := st[""]
@@ -150,7 +150,7 @@ func TestDescriptorsPermission(t *testing.T) {
 	os.Chmod(filepath.Join(root, "proc", "42", "fd"), 0)
 	defer os.Chmod(filepath.Join(root, "proc", "42", "fd"), 0o755)
 	r := sockdiag.New(probe.Target{PID: 42}, probe.Options{})
-	r.Read(probe.Host{Root: root, Now: time.Unix(100, 0), SockDiag: func(string) (probe.SockDiagConn, error) {
+	r.Read(t.Context(), probe.Host{Root: root, Now: time.Unix(100, 0), SockDiag: func(string) (probe.SockDiagConn, error) {
 		return replayConn{new(string)}, nil
 	}})
 	_, st := r.Finish()

@@ -1,11 +1,12 @@
 package sockdiag
 
 import (
-	"github.com/diagnose-sh/diagnose/probes/probe"
 	"math"
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/diagnose-sh/diagnose/probes/probe"
 )
 
 // ev is one reading of an outbound connection, in milliseconds: when the

@@ -21,9 +21,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/diagnose-sh/diagnose/probes/probe"
 	"strconv"
 	"strings"
+
+	"github.com/diagnose-sh/diagnose/probes/probe"
 )
 
 // errNoSummary means the text holds no strace -c table.

@@ -106,7 +106,7 @@ func New(t probe.Target, o probe.Options) probe.Reader {
 	return &reader{pid: t.PID, pids: t.Processes(), opts: o}
 }
 
-func (r *reader) Read(h probe.Host) {
+func (r *reader) Read(ctx context.Context, h probe.Host) {
 	if !r.started {
 		r.started, r.first, r.run = true, h.Now, h.Run
 		if r.opts.StraceFile != "" {

@@ -123,7 +123,7 @@ func FuzzParseSummary(f *testing.F) {
 
 func TestNotRequested(t *testing.T) {
 	r := New(probe.Target{PID: 1}, probe.Options{})
-	r.Read(probe.Host{Root: "/", Now: time.Now()})
+	r.Read(t.Context(), probe.Host{Root: "/", Now: time.Now()})
 	_, st := probe.Complete(context.Background(), r, probe.Host{})
 	if st[""].State != probe.Unavailable || st[""].Reason != NotRequested {
 		t.Fatalf("status %+v", st[""])
@@ -132,7 +132,7 @@ func TestNotRequested(t *testing.T) {
 
 func TestStraceFile(t *testing.T) {
 	r := New(probe.Target{PID: 1}, probe.Options{StraceFile: straceFile(t, "java_monitor_cw.txt")})
-	r.Read(probe.Host{Root: "/"})
+	r.Read(t.Context(), probe.Host{Root: "/"})
 	got, st := probe.Complete(context.Background(), r, probe.Host{})
 	if st[""].State != probe.OK {
 		t.Fatalf("status %+v", st[""])
@@ -140,12 +140,12 @@ func TestStraceFile(t *testing.T) {
 	probetest.Golden(t, straceFile(t, "java_monitor_cw.golden.json"), got)
 
 	r = New(probe.Target{PID: 1}, probe.Options{StraceFile: straceFile(t, "garbled.txt")})
-	r.Read(probe.Host{Root: "/"})
+	r.Read(t.Context(), probe.Host{Root: "/"})
 	if _, st := probe.Complete(context.Background(), r, probe.Host{}); st[""].State != probe.Error {
 		t.Fatalf("garbled file: status %+v", st[""])
 	}
 	r = New(probe.Target{PID: 1}, probe.Options{StraceFile: straceFile(t, "no-such-file")})
-	r.Read(probe.Host{Root: "/"})
+	r.Read(t.Context(), probe.Host{Root: "/"})
 	if _, st := probe.Complete(context.Background(), r, probe.Host{}); st[""].State != probe.Unavailable {
 		t.Fatalf("missing file: status %+v", st[""])
 	}
@@ -173,12 +173,12 @@ func TestStraceAfterWindow(t *testing.T) {
 	run, calls := fakeRun(t, "pthread_mutex_cw.txt")
 	r := New(probe.Target{PID: 4242}, probe.Options{Strace: true})
 	t0 := time.Now()
-	r.Read(probe.Host{Root: "/", Now: t0, Run: run})
-	r.Read(probe.Host{Root: "/", Now: t0.Add(time.Second), Run: run})
+	r.Read(t.Context(), probe.Host{Root: "/", Now: t0, Run: run})
+	r.Read(t.Context(), probe.Host{Root: "/", Now: t0.Add(time.Second), Run: run})
 	if len(*calls) != 0 {
 		t.Fatal("strace attached during the window")
 	}
-	r.Read(probe.Host{Root: "/", Now: t0.Add(2500 * time.Millisecond), Run: run})
+	r.Read(t.Context(), probe.Host{Root: "/", Now: t0.Add(2500 * time.Millisecond), Run: run})
 	got, st := probe.Complete(context.Background(), r, probe.Host{})
 	if st[""].State != probe.OK {
 		t.Fatalf("status %+v", st[""])
@@ -201,8 +201,8 @@ func TestStraceAfterWindow(t *testing.T) {
 	}{{0, "1.000"}, {time.Hour, "10.000"}} {
 		run, calls := fakeRun(t, "all_blocked.txt")
 		r := New(probe.Target{PID: 4242}, probe.Options{Strace: true})
-		r.Read(probe.Host{Now: t0, Run: run})
-		r.Read(probe.Host{Now: t0.Add(tc.window), Run: run})
+		r.Read(t.Context(), probe.Host{Now: t0, Run: run})
+		r.Read(t.Context(), probe.Host{Now: t0.Add(tc.window), Run: run})
 		got, st := probe.Complete(context.Background(), r, probe.Host{})
 		if (*calls)[0][5] != tc.want {
 			t.Errorf("window %v: strace for %s, want %s", tc.window, (*calls)[0][5], tc.want)
@@ -228,7 +228,7 @@ func TestStraceFailures(t *testing.T) {
 			return []byte(tc.out), errors.New("exit status 1")
 		}
 		r := New(probe.Target{PID: 4242}, probe.Options{Strace: true})
-		r.Read(probe.Host{Root: "/", Run: run})
+		r.Read(t.Context(), probe.Host{Root: "/", Run: run})
 		_, st := probe.Complete(context.Background(), r, probe.Host{})
 		if st[""].State != probe.Unavailable || !strings.Contains(st[""].Reason, tc.reason) {
 			t.Errorf("%q: status %+v", tc.out, st[""])
@@ -236,7 +236,7 @@ func TestStraceFailures(t *testing.T) {
 	}
 	// No runner: cannot attach.
 	r := New(probe.Target{PID: 4242}, probe.Options{Strace: true})
-	r.Read(probe.Host{Root: "/"})
+	r.Read(t.Context(), probe.Host{Root: "/"})
 	if _, st := probe.Complete(context.Background(), r, probe.Host{}); st[""].State != probe.Unavailable {
 		t.Errorf("no runner: %+v", st[""])
 	}
@@ -250,9 +250,9 @@ func TestLiveStrace(t *testing.T) {
 	cmd := probetest.Start(t, bin, "8")
 	time.Sleep(300 * time.Millisecond)
 	r := New(probe.Target{PID: cmd.Process.Pid}, probe.Options{Strace: true})
-	r.Read(probe.Host{Root: "/", Now: time.Now(), Run: probe.ExecRunner})
+	r.Read(t.Context(), probe.Host{Root: "/", Now: time.Now(), Run: probe.ExecRunner})
 	time.Sleep(1500 * time.Millisecond)
-	r.Read(probe.Host{Root: "/", Now: time.Now(), Run: probe.ExecRunner})
+	r.Read(t.Context(), probe.Host{Root: "/", Now: time.Now(), Run: probe.ExecRunner})
 	got, st := probe.Complete(context.Background(), r, probe.Host{})
 	if st[""].State != probe.OK {
 		t.Fatalf("status %+v", st[""])
@@ -269,7 +269,7 @@ func TestLiveStrace(t *testing.T) {
 func TestStraceCutByTimeout(t *testing.T) {
 	run, calls := fakeRun(t, "pthread_mutex_cw.txt")
 	r := New(probe.Target{PID: 4242}, probe.Options{Strace: true})
-	r.Read(probe.Host{Root: "/", Now: time.Now(), Run: run})
+	r.Read(t.Context(), probe.Host{Root: "/", Now: time.Now(), Run: run})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, st := probe.Complete(ctx, r, probe.Host{})

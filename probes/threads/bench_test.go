@@ -33,7 +33,7 @@ func BenchmarkRead(b *testing.B) {
 			time.Sleep(500 * time.Millisecond)
 			r := New(probe.Target{PID: cmd.Process.Pid}, probe.Options{}).(*reader)
 			now := time.Now()
-			r.Read(probe.Host{Root: "/", Now: now}) // opens the files
+			r.Read(b.Context(), probe.Host{Root: "/", Now: now}) // opens the files
 			before := r.samples
 			b.ReportAllocs()
 			cpu0 := cpuTime()
@@ -42,7 +42,7 @@ func BenchmarkRead(b *testing.B) {
 			for b.Loop() {
 				time.Sleep(pace)
 				now = now.Add(time.Second)
-				r.Read(probe.Host{Root: "/", Now: now})
+				r.Read(b.Context(), probe.Host{Root: "/", Now: now})
 			}
 			b.StopTimer()
 			cpu := cpuTime() - cpu0

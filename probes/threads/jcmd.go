@@ -14,9 +14,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/diagnose-sh/diagnose/probes/probe"
 	"sort"
 	"strings"
+
+	"github.com/diagnose-sh/diagnose/probes/probe"
 )
 
 // monitorDump is what a thread dump says about monitor contention.

@@ -15,10 +15,10 @@ import (
 func sampleFor(r probe.Reader, d time.Duration) (any, probe.Statuses) {
 	end := time.Now().Add(d)
 	for time.Now().Before(end) {
-		r.Read(probe.Host{Root: "/", Now: time.Now()})
+		r.Read(context.Background(), probe.Host{Root: "/", Now: time.Now()})
 		time.Sleep(10 * time.Millisecond)
 	}
-	r.Read(probe.Host{Root: "/", Now: time.Now()})
+	r.Read(context.Background(), probe.Host{Root: "/", Now: time.Now()})
 	return probe.Complete(context.Background(), r, probe.Host{})
 }
 
@@ -80,14 +80,14 @@ func TestLiveKeepsFilesOpen(t *testing.T) {
 	before := openFDs(t)
 	r := New(probe.Target{PID: cmd.Process.Pid}, probe.Options{}).(*reader)
 	now := time.Now()
-	r.Read(probe.Host{Root: "/", Now: now})
+	r.Read(t.Context(), probe.Host{Root: "/", Now: now})
 	kept := openFDs(t) - before
 	if r.files.Open() != 1 || kept < 3 {
 		t.Fatalf("after one round: %d threads, %d descriptors kept", r.files.Open(), kept)
 	}
 	for range 8 { // enough rounds for the subsampled wchan reads
 		now = now.Add(time.Second)
-		r.Read(probe.Host{Root: "/", Now: now})
+		r.Read(t.Context(), probe.Host{Root: "/", Now: now})
 	}
 	if got := openFDs(t) - before; got != kept && got != kept+1 { // +1: wchan, opened when first needed
 		t.Errorf("%d descriptors after 9 rounds, %d after the first: files reopened", got, kept)

@@ -188,7 +188,7 @@ func New(t probe.Target, o probe.Options) probe.Reader {
 		wchans: map[string]int{}, syscalls: map[string]int{}, acc: map[int]*threadAcc{}}
 }
 
-func (r *reader) Read(h probe.Host) {
+func (r *reader) Read(ctx context.Context, h probe.Host) {
 	if r.pid <= 0 || r.ended {
 		return
 	}

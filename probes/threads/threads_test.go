@@ -376,7 +376,7 @@ func TestJcmdEvidence(t *testing.T) {
 	r := New(probe.Target{PID: pid}, probe.Options{JCMD: true})
 	t0 := time.Now()
 	for i, root := range roots {
-		r.Read(probe.Host{Root: root, Now: t0.Add(time.Duration(i) * step), Run: run})
+		r.Read(t.Context(), probe.Host{Root: root, Now: t0.Add(time.Duration(i) * step), Run: run})
 		if len(calls) > 0 {
 			t.Fatal("jcmd ran during the window")
 		}
@@ -393,7 +393,7 @@ func TestJcmdEvidence(t *testing.T) {
 	calls = nil
 	r = New(probe.Target{PID: pid}, probe.Options{})
 	for i, root := range roots[:3] {
-		r.Read(probe.Host{Root: root, Now: t0.Add(time.Duration(i) * step), Run: run})
+		r.Read(t.Context(), probe.Host{Root: root, Now: t0.Add(time.Duration(i) * step), Run: run})
 	}
 	_, st = probe.Complete(context.Background(), r, probe.Host{})
 	if len(calls) != 0 || st["jvm_blocked_threads"].State != probe.Unavailable || !strings.Contains(st["jvm_blocked_threads"].Fix, "--jcmd") {
@@ -405,7 +405,7 @@ func TestJcmdEvidence(t *testing.T) {
 	}
 	r = New(probe.Target{PID: pid}, probe.Options{JCMD: true})
 	for i, root := range roots[:3] {
-		r.Read(probe.Host{Root: root, Now: t0.Add(time.Duration(i) * step), Run: fail})
+		r.Read(t.Context(), probe.Host{Root: root, Now: t0.Add(time.Duration(i) * step), Run: fail})
 	}
 	if _, st = probe.Complete(context.Background(), r, probe.Host{}); st["jvm_blocked_threads"].State != probe.Unavailable {
 		t.Errorf("failed attach: %+v", st["jvm_blocked_threads"])
@@ -414,7 +414,7 @@ func TestJcmdEvidence(t *testing.T) {
 	roots, pid = fixtureRoots(t, "proc-mutex")
 	calls = nil
 	r = New(probe.Target{PID: pid}, probe.Options{JCMD: true})
-	r.Read(probe.Host{Root: roots[0], Now: t0, Run: run})
+	r.Read(t.Context(), probe.Host{Root: roots[0], Now: t0, Run: run})
 	if _, st = probe.Complete(context.Background(), r, probe.Host{}); len(calls) != 0 || !strings.Contains(st["jvm_blocked_threads"].Reason, "not a JVM") {
 		t.Errorf("not a JVM: calls %v status %+v", calls, st["jvm_blocked_threads"])
 	}

@@ -5,6 +5,7 @@ package top
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"sort"
 	"strconv"
@@ -63,7 +64,7 @@ type proc struct {
 	blocked, sampled int
 }
 
-func (r *reader) Read(h probe.Host) {
+func (r *reader) Read(ctx context.Context, h probe.Host) {
 	r.host = h
 	if r.seen == nil {
 		r.seen, r.first = map[int]*proc{}, h.Now

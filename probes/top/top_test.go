@@ -34,7 +34,7 @@ func TestFixture(t *testing.T) {
 // One scan: the lists are unknown, not empty.
 func TestOneScan(t *testing.T) {
 	r := New(probe.Target{}, probe.Options{})
-	r.Read(probe.Host{Root: probetest.Fixture(t, "top-busy", "t0"), Now: time.Unix(0, 0)})
+	r.Read(t.Context(), probe.Host{Root: probetest.Fixture(t, "top-busy", "t0"), Now: time.Unix(0, 0)})
 	if _, st := r.Finish(); st["top_cpu"].State != probe.Unavailable {
 		t.Errorf("%v", st)
 	}
@@ -63,6 +63,6 @@ func BenchmarkRead(b *testing.B) {
 	h := probe.Host{Root: "/", Now: time.Now()}
 	b.ReportAllocs()
 	for b.Loop() {
-		r.Read(h)
+		r.Read(b.Context(), h)
 	}
 }
