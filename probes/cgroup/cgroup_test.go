@@ -228,7 +228,6 @@ func FuzzParseKV(f *testing.F) {
 		parseLimit(b)
 		parseCPUMax(b)
 		parseProcs(b)
-		parseStatus(b)
 	})
 }
 

@@ -183,7 +183,7 @@ func FindPod(h probe.Host, q PodQuery) (Container, error) {
 	}
 	pd := live[0]
 
-	ents, err := os.ReadDir(h.Path("var", "log", "pods", pd.dir))
+	ents, err := h.ReadDir(maxDirEntries, "var", "log", "pods", pd.dir)
 	if err != nil {
 		return Container{}, err
 	}

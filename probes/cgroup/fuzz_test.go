@@ -19,7 +19,6 @@ func FuzzCgroupFiles(f *testing.F) {
 		parseCPUMax(b)
 		parseInt(b)
 		parseProcs(b)
-		parseStatus(b)
 		parseProcCgroup(b)
 		parseMountinfo(b)
 	})

@@ -11,8 +11,6 @@ package cgroup
 //	cpu.cfs_quota_us:          -1 when unlimited
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"strconv"
 	"strings"
@@ -29,31 +27,20 @@ const unlimitedV1 = uint64(1) << 62
 // repeat only if the file is garbled; later values win.
 func parseKV(b []byte) (map[string]uint64, error) {
 	out := map[string]uint64{}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 0, 4096), probe.MaxFileBytes)
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) == 0 {
-			continue
-		}
-		if len(f) != 2 {
-			return nil, fmt.Errorf("%w: want \"key value\", got %q", probe.ErrFormat, probe.Truncate(sc.Text()))
-		}
-		v, err := strconv.ParseUint(f[1], 10, 64)
+	err := probe.KeyValues(b, "cgroup stat", func(k, s string) error {
+		v, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
 			// Some kernels print negative values transiently (per-CPU drift).
-			if iv, ierr := strconv.ParseInt(f[1], 10, 64); ierr == nil && iv < 0 {
+			if iv, ierr := strconv.ParseInt(s, 10, 64); ierr == nil && iv < 0 {
 				v = 0
 			} else {
-				return nil, fmt.Errorf("%w: %s: %w", probe.ErrFormat, probe.Truncate(f[0]), err)
+				return fmt.Errorf("%w: %s: %w", probe.ErrFormat, probe.Truncate(k), err)
 			}
 		}
-		out[f[0]] = v
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%w: %w", probe.ErrFormat, err)
-	}
-	return out, nil
+		out[k] = v
+		return nil
+	})
+	return out, err
 }
 
 // parseLimit parses a memory limit file: ok is false for "max" and for v1's
@@ -127,43 +114,4 @@ func parseProcs(b []byte) ([]int, error) {
 		out = append(out, n)
 	}
 	return out, nil
-}
-
-// statusRSS returns VmRSS (bytes) from /proc/PID/status and its Name; kernel
-// threads have no VmRSS (0).
-func parseStatus(b []byte) (name string, rss uint64, threads int, err error) {
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 0, 4096), probe.MaxFileBytes)
-	seen := false
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
-			continue
-		}
-		v = strings.TrimSpace(v)
-		switch k {
-		case "Name":
-			name, seen = v, true
-		case "VmRSS":
-			n, unit, _ := strings.Cut(v, " ")
-			x, perr := strconv.ParseUint(n, 10, 64)
-			if perr != nil || strings.TrimSpace(unit) != "kB" || x > 1<<50 {
-				return "", 0, 0, fmt.Errorf("%w: VmRSS %q", probe.ErrFormat, probe.Truncate(v))
-			}
-			rss = x * 1024
-		case "Threads":
-			x, perr := strconv.Atoi(v)
-			if perr != nil {
-				return "", 0, 0, fmt.Errorf("%w: Threads %q", probe.ErrFormat, probe.Truncate(v))
-			}
-			threads = x
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return "", 0, 0, fmt.Errorf("%w: %w", probe.ErrFormat, err)
-	}
-	if !seen {
-		return "", 0, 0, fmt.Errorf("%w: status without Name", probe.ErrFormat)
-	}
-	return name, rss, threads, nil
 }

@@ -71,7 +71,7 @@ func Members(h probe.Host, loc Location) ([]int, error) {
 				pids = append(pids, p)
 			}
 		}
-		ents, err := os.ReadDir(h.Path(x))
+		ents, err := h.ReadDir(maxDirEntries, x)
 		if err != nil {
 			continue
 		}
@@ -132,11 +132,11 @@ func ReadProcess(h probe.Host, pid int) (Process, error) {
 		}
 		return Process{}, err
 	}
-	name, rss, _, err := parseStatus(b)
+	s, err := probe.ParseProcStatus(b)
 	if err != nil {
 		return Process{}, err
 	}
-	p := Process{PID: pid, Name: probe.Sanitize(name), RSSBytes: rss}
+	p := Process{PID: pid, Name: probe.Sanitize(s.Name), RSSBytes: s.VmRSSKB * 1024}
 	if b, err := h.ReadFile("proc", ps, "oom_score"); err == nil {
 		if v, err := parseInt(b); err == nil {
 			p.OOMScore = int(v)

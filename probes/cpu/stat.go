@@ -89,15 +89,15 @@ func parseProcStat(b []byte) (procStat, error) {
 // The two reads are microseconds apart, so the count is the same instant's
 // to within one thread. If the listing fails we subtract nothing.
 func ownRunning(h probe.Host) int {
-	dir := h.Path("proc", "self", "task")
-	entries, err := os.ReadDir(dir)
+	tids, err := h.DirNames(probe.MaxThreads, "proc", "self", "task")
 	if err != nil {
 		return 0
 	}
+	dir := h.Path("proc", "self", "task")
 	n := 0
 	var buf [512]byte
-	for _, e := range entries {
-		f, err := os.Open(dir + "/" + e.Name() + "/stat")
+	for _, tid := range tids {
+		f, err := os.Open(dir + "/" + tid + "/stat")
 		if err != nil {
 			continue // the thread ended
 		}

@@ -56,15 +56,23 @@ func New(probe.Target, probe.Options) probe.Reader { return &reader{} }
 
 var errNoCPUs = errors.New("no processor entries in /proc/cpuinfo and no cpuN lines in /proc/stat")
 
+// CPUCount is the number of online CPUs: the processor entries of
+// /proc/cpuinfo, else the cpuN lines of /proc/stat (gopsutil's logical
+// count).
+func CPUCount(ctx context.Context, h probe.Host) (int, error) {
+	n, err := probe.Gopsutil(ctx, h, func(ctx context.Context) (int, error) {
+		return gcpu.CountsWithContext(ctx, true)
+	}, "proc/stat", "proc/cpuinfo")
+	if err == nil && n <= 0 {
+		err = errNoCPUs
+	}
+	return n, err
+}
+
 // Read takes one reading.
 func (r *reader) Read(ctx context.Context, h probe.Host) {
 	var x reading
-	x.count, x.countErr = probe.Gopsutil(ctx, h, func(ctx context.Context) (int, error) {
-		return gcpu.CountsWithContext(ctx, true)
-	}, "proc/cpuinfo", "proc/stat")
-	if x.countErr == nil && x.count <= 0 {
-		x.countErr = errNoCPUs
-	}
+	x.count, x.countErr = CPUCount(ctx, h)
 	b, err := h.ReadFile("proc", "sys", "kernel", "osrelease")
 	if err == nil {
 		x.kernel, err = parseOSRelease(b)

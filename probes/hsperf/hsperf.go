@@ -244,7 +244,7 @@ func facts(a, b Counters, oldMin int64) Facts {
 // isJava tells a JVM that hides its counters (-XX:-UsePerfData) from a
 // process that is no JVM: its executable or name is java.
 func isJava(h probe.Host, pid int) bool {
-	exe, _ := os.Readlink(h.Path("proc", strconv.Itoa(pid), "exe"))
+	exe, _ := h.Readlink("proc", strconv.Itoa(pid), "exe")
 	comm, _ := h.ReadFile("proc", strconv.Itoa(pid), "comm")
 	return filepath.Base(exe) == "java" || string(bytes.TrimSpace(comm)) == "java"
 }
@@ -277,12 +277,8 @@ func Find(h probe.Host, pid int) (string, error) {
 		return "", err
 	}
 	nspid := strconv.Itoa(pid)
-	for _, line := range bytes.Split(status, []byte("\n")) {
-		if rest, ok := bytes.CutPrefix(line, []byte("NSpid:")); ok {
-			if f := bytes.Fields(rest); len(f) > 0 {
-				nspid = string(f[len(f)-1])
-			}
-		}
+	if s, err := probe.ParseProcStatus(status); err == nil && s.NSpid != "" {
+		nspid = s.NSpid
 	}
 	tmp := filepath.Join("/proc", strconv.Itoa(pid), "root", "tmp")
 	dirs, err := h.DirNames(256, tmp)

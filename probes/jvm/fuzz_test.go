@@ -13,7 +13,6 @@ func FuzzProcessFiles(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		parseStatus(b)
 		s := string(b)
 		parseSize(s)
 		parsePct(s)

@@ -27,7 +27,9 @@ import (
 	"time"
 
 	"github.com/diagnose-sh/diagnose/probes/cgroup"
+	"github.com/diagnose-sh/diagnose/probes/hostinfo"
 	"github.com/diagnose-sh/diagnose/probes/hsperf"
+	"github.com/diagnose-sh/diagnose/probes/memory"
 	"github.com/diagnose-sh/diagnose/probes/probe"
 )
 
@@ -149,12 +151,15 @@ func (r *reader) AfterWindow(ctx context.Context, h probe.Host) {
 		r.err = err
 		return
 	}
-	host := hostInfo(h)
-	cpus := host.cpus
-	if cpus == 0 {
+	var hostMem uint64
+	if m, err := memory.Virtual(ctx, h); err == nil {
+		hostMem = m.Total
+	}
+	cpus, err := hostinfo.CPUCount(ctx, h)
+	if err != nil {
 		// HotSpot's ergonomics (the collector, its threads) depend on it.
 		cpus = 2
-		r.notes = append(r.notes, errors.New("the CPU count could not be read from /proc/stat: the JVM's ergonomics are estimated for 2 CPUs"))
+		r.notes = append(r.notes, fmt.Errorf("the CPU count could not be read (%w): the JVM's ergonomics are estimated for 2 CPUs", err))
 	}
 	if q, ok := cgroup.ReadCPUQuota(h, loc); ok {
 		cpus = min(cpus, int(math.Ceil(q)))
@@ -169,45 +174,15 @@ func (r *reader) AfterWindow(ctx context.Context, h probe.Host) {
 			continue
 		}
 		m := measure(ctx, h, r.jcmd, j, groups, &attached)
-		budget(&j, groups, m, machine{version: loc.Version, limit: limit, limited: limited, hostMem: host.mem, cpus: cpus})
+		budget(&j, groups, m, machine{version: loc.Version, limit: limit, limited: limited, hostMem: hostMem, cpus: cpus})
 		r.jvms = append(r.jvms, j)
 	}
-}
-
-type hostFacts struct {
-	mem  uint64
-	cpus int
-}
-
-func hostInfo(h probe.Host) hostFacts {
-	var hf hostFacts // zero: unreadable
-	if b, err := h.ReadFile("proc", "meminfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if f := strings.Fields(line); len(f) >= 2 && f[0] == "MemTotal:" {
-				if v, err := strconv.ParseUint(f[1], 10, 64); err == nil && v < 1<<44 {
-					hf.mem = v * 1024
-				}
-			}
-		}
-	}
-	if b, err := h.ReadFile("proc", "stat"); err == nil {
-		n := 0
-		for _, line := range strings.Split(string(b), "\n") {
-			if strings.HasPrefix(line, "cpu") && len(line) > 3 && line[3] >= '0' && line[3] <= '9' {
-				n++
-			}
-		}
-		if n > 0 {
-			hf.cpus = n
-		}
-	}
-	return hf
 }
 
 // inspect reads a process and says whether it is a JVM.
 func inspect(h probe.Host, pid int) (JVM, []source, bool, error) {
 	ps := strconv.Itoa(pid)
-	exe, _ := os.Readlink(h.Path("proc", ps, "exe"))
+	exe, _ := h.Readlink("proc", ps, "exe")
 	exe = strings.TrimSuffix(exe, " (deleted)")
 	isJava := path.Base(exe) == "java"
 	if !isJava {
@@ -220,8 +195,10 @@ func inspect(h probe.Host, pid int) (JVM, []source, bool, error) {
 	if err != nil {
 		return JVM{}, nil, false, err
 	}
-	name, rss, threads := parseStatus(st)
-	j := JVM{PID: pid, Name: probe.Sanitize(name), RSSBytes: rss, Threads: threads}
+	// What a garbled status holds is shown as far as it parsed: a JVM is
+	// found by its executable and libjvm.so, not by these.
+	status, _ := probe.ParseProcStatus(st)
+	j := JVM{PID: pid, Name: probe.Sanitize(status.Name), RSSBytes: status.VmRSSKB * 1024, Threads: int(status.Threads)}
 	cmd, err := h.ReadFile("proc", ps, "cmdline")
 	if err != nil {
 		return JVM{}, nil, false, err
@@ -288,28 +265,6 @@ func splitNUL(b []byte) []string {
 		}
 	}
 	return out
-}
-
-func parseStatus(b []byte) (name string, rss uint64, threads int) {
-	for _, line := range strings.Split(string(b), "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		v = strings.TrimSpace(v)
-		switch k {
-		case "Name":
-			name = v
-		case "VmRSS":
-			n, _, _ := strings.Cut(v, " ")
-			if x, err := strconv.ParseUint(n, 10, 64); err == nil && x < 1<<44 {
-				rss = x * 1024
-			}
-		case "Threads":
-			threads, _ = strconv.Atoi(v)
-		}
-	}
-	return
 }
 
 func releaseVersion(b []byte) string {

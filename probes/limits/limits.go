@@ -114,9 +114,6 @@ type reading struct {
 	parents    map[int]int
 }
 
-// maxProcs bounds the scan of /proc (a pid_max's worth is 4 million).
-const maxProcs = 100000
-
 func (r *reader) Read(ctx context.Context, h probe.Host) {
 	r.host = h // Finish reads the limits as they are at the last reading
 	if r.st == nil {
@@ -133,8 +130,8 @@ func (r *reader) Read(ctx context.Context, h probe.Host) {
 		}
 	}
 	for _, pid := range r.procs {
-		if fds, err := h.DirNames(1<<20, "proc", strconv.Itoa(pid), "fd"); err == nil {
-			rd.fds[pid] = len(fds)
+		if n, err := h.CountDir("proc", strconv.Itoa(pid), "fd"); err == nil {
+			rd.fds[pid] = n
 		} else if r.first == nil && pid == r.target.PID {
 			s := probe.StatusOf(err, fmt.Sprintf("/proc/%d/fd", pid))
 			r.st["open_files"], r.st["open_files_per_s"] = s, s
@@ -158,7 +155,7 @@ func (r *reader) Read(ctx context.Context, h probe.Host) {
 // scan walks /proc/*/stat once: the system's zombies by parent, and the
 // children of the target's processes by state.
 func (r *reader) scan(h probe.Host, rd *reading) error {
-	names, err := h.DirNames(maxProcs, "proc")
+	names, err := h.DirNames(probe.MaxProcesses, "proc")
 	if err != nil {
 		return err
 	}
@@ -489,19 +486,16 @@ func (r *reader) system(f *Facts, st probe.Statuses) {
 		st["file_handles"], st["file_max"], st["file_handles_pct"] = s, s, s
 	}
 	if b, err := h.ReadFile("proc", "meminfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			name, v, ok := strings.Cut(line, ":")
-			if !ok {
-				continue
-			}
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		probe.ColonValues(b, func(name, v string) error {
+			kb, _ := probe.ParseKB(v)
 			switch name {
 			case "Committed_AS":
-				f.CommittedBytes = kb * 1024
+				f.CommittedBytes = int64(kb) * 1024
 			case "CommitLimit":
-				f.CommitLimit = kb * 1024
+				f.CommitLimit = int64(kb) * 1024
 			}
-		}
+			return nil
+		})
 		f.CommittedPct = pct(f.CommittedBytes, f.CommitLimit)
 	} else {
 		s := probe.StatusOf(err, "/proc/meminfo")

@@ -80,15 +80,20 @@ func New(probe.Target, probe.Options) probe.Reader {
 // errNoMemTotal is returned when /proc/meminfo has no usable MemTotal.
 var errNoMemTotal = errors.New("/proc/meminfo has no MemTotal")
 
-// Read takes one reading of /proc/meminfo and /proc/vmstat.
-func (r *reader) Read(ctx context.Context, h probe.Host) {
-	s := sample{at: h.Now}
-	// zoneinfo: gopsutil's estimate of MemAvailable on kernels before 3.14.
+// Virtual reads /proc/meminfo (gopsutil's VirtualMemory, which estimates
+// MemAvailable from /proc/zoneinfo on kernels before 3.14).
+func Virtual(ctx context.Context, h probe.Host) (*gmem.VirtualMemoryStat, error) {
 	m, err := probe.Gopsutil(ctx, h, gmem.VirtualMemoryWithContext, "proc/meminfo", "proc/zoneinfo")
 	if err == nil && m.Total == 0 {
 		err = errNoMemTotal
 	}
-	s.mem, s.memErr = m, err
+	return m, err
+}
+
+// Read takes one reading of /proc/meminfo and /proc/vmstat.
+func (r *reader) Read(ctx context.Context, h probe.Host) {
+	s := sample{at: h.Now}
+	s.mem, s.memErr = Virtual(ctx, h)
 	b, err := h.ReadFile("proc", "vmstat")
 	if err == nil {
 		s.vm, err = parseVmstat(b)

@@ -23,9 +23,6 @@ import (
 // maxSockets bounds the listed sockets (counts and sums cover all).
 const maxSockets = 100
 
-// maxFDs bounds how many fds are resolved.
-const maxFDs = 100000
-
 // Socket is one socket of the target process at the start of the window.
 type Socket struct {
 	PID            int    `expr:"pid" json:"pid" doc:"the target's process holding it (for a container, one of its processes)"`
@@ -175,7 +172,7 @@ func (r *reader) readSockets(h probe.Host) ([]Socket, Facts, error) {
 	var fdErr error
 	for _, p := range r.pids {
 		ps := strconv.Itoa(p)
-		names, err := h.DirNames(maxFDs, "proc", ps, "fd")
+		names, err := h.DirNames(probe.MaxFDs, "proc", ps, "fd")
 		if err != nil {
 			fdErr = cmp.Or(fdErr, err)
 			continue
@@ -186,7 +183,7 @@ func (r *reader) readSockets(h probe.Host) ([]Socket, Facts, error) {
 			if err != nil {
 				continue
 			}
-			if link, err := os.Readlink(h.Path("proc", ps, "fd", n)); err == nil {
+			if link, err := h.Readlink("proc", ps, "fd", n); err == nil {
 				if ino, ok := probe.SocketInode(link); ok {
 					inodes[ino] = holder{p, fd}
 				}

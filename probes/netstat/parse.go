@@ -206,19 +206,13 @@ func parseSNMP(b []byte) (map[string]int64, error) {
 // parseSNMP6 parses "Key value" lines.
 func parseSNMP6(b []byte) (map[string]int64, error) {
 	out := map[string]int64{}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 0 {
-			continue
-		}
-		if len(f) != 2 {
-			return nil, fmt.Errorf("%w: snmp6 line %q", probe.ErrFormat, probe.Truncate(line))
-		}
-		n, err := strconv.ParseInt(f[1], 10, 64)
+	err := probe.KeyValues(b, "snmp6", func(k, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			return nil, fmt.Errorf("%w: snmp6 %s: %q", probe.ErrFormat, f[0], f[1])
+			return fmt.Errorf("%w: snmp6 %s: %q", probe.ErrFormat, probe.Truncate(k), probe.Truncate(v))
 		}
-		out[f[0]] = n
-	}
-	return out, nil
+		out[k] = n
+		return nil
+	})
+	return out, err
 }

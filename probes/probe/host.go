@@ -221,6 +221,34 @@ func readDir[T any](h Host, limit int, next func(*os.File, int) ([]T, error), el
 	return out, nil
 }
 
+// Listing bounds, the same for every probe: a system with more processes,
+// or a process with more descriptors or threads, is read in part, never
+// without limit.
+const (
+	MaxProcesses = 100_000
+	MaxFDs       = 100_000
+	MaxThreads   = 100_000
+)
+
+// CountDir counts the entries of a system directory (a process's open
+// descriptors, up to its nofile limit of a million or more) without keeping
+// their names.
+func (h Host) CountDir(elem ...string) (int, error) {
+	d, err := os.Open(h.Path(elem...))
+	if err != nil {
+		return 0, systemPathError(err, elem)
+	}
+	defer d.Close()
+	n := 0
+	for {
+		names, err := d.Readdirnames(1024)
+		n += len(names)
+		if err != nil || len(names) == 0 {
+			return n, nil
+		}
+	}
+}
+
 // MaxLinkBytes bounds a symlink's target (Linux's PATH_MAX).
 const MaxLinkBytes = 4096
 

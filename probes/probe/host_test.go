@@ -106,6 +106,9 @@ func TestReadDirBounded(t *testing.T) {
 			t.Errorf("limit %d: %d names (%v), %d entries (%v), want %d", limit, len(names), err, len(ents), err2, want)
 		}
 	}
+	if n, err := h.CountDir("proc", "big"); n != 1500 || err != nil {
+		t.Errorf("CountDir: %d, %v; want 1500", n, err)
+	}
 	if _, err := h.ReadDir(10, "proc", "42", "fd"); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "/proc/42/fd") || strings.Contains(err.Error(), h.Root) {
 		t.Errorf("missing directory: %v, want not-exist naming /proc/42/fd", err)
 	}

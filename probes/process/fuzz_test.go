@@ -16,7 +16,7 @@ func FuzzProcFiles(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		parseStat(b)
-		parseStatus(b)
+		probe.ParseProcStatus(b)
 		taskCtxtSwitches(b)
 		taskBlkioTicks(b)
 		parseIO(b)

@@ -5,7 +5,6 @@ package process
 // Documentation/filesystems/proc.rst).
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"strconv"
@@ -89,76 +88,6 @@ func parseStat(b []byte) (procStat, error) {
 	return s, err
 }
 
-// procStatus holds the /proc/PID/status keys diagnose uses ("Key:\tvalue" lines).
-type procStatus struct {
-	Name        string
-	State       string
-	Threads     int64
-	VmRSSKB     uint64
-	VmSwapKB    uint64
-	TracerPID   int64
-	Voluntary   uint64
-	Involuntary uint64
-	HasRSS      bool // kernel threads and zombies have no Vm* lines
-	HasCtxt     bool
-}
-
-func parseStatus(b []byte) (procStatus, error) {
-	var s procStatus
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 0, 4096), 64<<10)
-	seen := 0
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
-			continue
-		}
-		v = strings.TrimSpace(v)
-		var err error
-		switch k {
-		case "Name":
-			s.Name = v
-		case "State":
-			s.State = v
-		case "Threads":
-			s.Threads, err = strconv.ParseInt(v, 10, 64)
-		case "VmRSS":
-			s.VmRSSKB, err = parseKB(v)
-			s.HasRSS = err == nil
-		case "VmSwap":
-			s.VmSwapKB, err = parseKB(v)
-		case "TracerPid":
-			s.TracerPID, err = strconv.ParseInt(v, 10, 64)
-		case "voluntary_ctxt_switches":
-			s.Voluntary, err = strconv.ParseUint(v, 10, 64)
-			s.HasCtxt = err == nil
-		case "nonvoluntary_ctxt_switches":
-			s.Involuntary, err = strconv.ParseUint(v, 10, 64)
-		default:
-			continue
-		}
-		if err != nil {
-			return s, fmt.Errorf("%w: status %s: %w", probe.ErrFormat, k, err)
-		}
-		seen++
-	}
-	if err := sc.Err(); err != nil {
-		return s, fmt.Errorf("%w: status: %w", probe.ErrFormat, err)
-	}
-	if seen == 0 || s.Name == "" && s.State == "" {
-		return s, fmt.Errorf("%w: status: no Name/State lines", probe.ErrFormat)
-	}
-	return s, nil
-}
-
-func parseKB(v string) (uint64, error) {
-	num, unit, _ := strings.Cut(v, " ")
-	if strings.TrimSpace(unit) != "kB" {
-		return 0, fmt.Errorf("unit %q, want kB", unit)
-	}
-	return strconv.ParseUint(num, 10, 64)
-}
-
 // taskCtxtSwitches reads a thread's voluntary/nonvoluntary_ctxt_switches
 // from its status without parsing the other ~55 lines (this runs for every
 // thread at every reading).
@@ -201,14 +130,10 @@ type procIO struct {
 func parseIO(b []byte) (procIO, error) {
 	var p procIO
 	seen := 0
-	for _, line := range strings.Split(string(b), "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+	err := probe.ColonValues(b, func(k, v string) error {
+		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
-			return p, fmt.Errorf("%w: io %s: %w", probe.ErrFormat, k, err)
+			return fmt.Errorf("%w: io %s: %w", probe.ErrFormat, probe.Truncate(k), err)
 		}
 		switch k {
 		case "rchar":
@@ -222,9 +147,13 @@ func parseIO(b []byte) (procIO, error) {
 		case "cancelled_write_bytes":
 			p.CancelledWriteBytes = n
 		default:
-			continue
+			return nil
 		}
 		seen++
+		return nil
+	})
+	if err != nil {
+		return p, err
 	}
 	if seen < 4 {
 		return p, fmt.Errorf("%w: io: %d known keys, want 5", probe.ErrFormat, seen)

@@ -21,7 +21,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"strconv"
 	"time"
 
@@ -86,7 +85,7 @@ type taskReading struct {
 type reading struct {
 	at      time.Time
 	stat    procStat
-	status  procStatus
+	status  probe.ProcStatus
 	cmdline string
 	tasks   map[int]taskReading
 	io      procIO
@@ -216,20 +215,15 @@ func (r *reader) readOnce(h probe.Host) (*reading, error) {
 	if b, err = h.ReadFile("proc", pid, "status"); err != nil {
 		return nil, noProc(r.pid, err)
 	}
-	if rd.status, err = parseStatus(b); err != nil {
+	if rd.status, err = probe.ParseProcStatus(b); err != nil {
 		return nil, err
 	}
 	if b, err = h.ReadFile("proc", pid, "cmdline"); err == nil {
 		rd.cmdline = parseCmdline(b)
 	}
 	rd.io, rd.ioErr = readIO(h, pid)
-	rd.fds, rd.fdErr = countFDs(h, pid)
-	d, err := os.Open(h.Path("proc", pid, "task"))
-	if err != nil {
-		return nil, noProc(r.pid, err)
-	}
-	names, err := d.Readdirnames(-1)
-	d.Close()
+	rd.fds, rd.fdErr = h.CountDir("proc", pid, "fd")
+	names, err := h.DirNames(probe.MaxThreads, "proc", pid, "task")
 	if err != nil {
 		return nil, noProc(r.pid, err)
 	}
@@ -278,23 +272,6 @@ func readIO(h probe.Host, pid string) (procIO, error) {
 		return procIO{}, err
 	}
 	return parseIO(b)
-}
-
-func countFDs(h probe.Host, pid string) (int, error) {
-	f, err := os.Open(h.Path("proc", pid, "fd"))
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	n := 0
-	for {
-		names, err := f.Readdirnames(1024)
-		n += len(names)
-		if err != nil || len(names) == 0 {
-			break
-		}
-	}
-	return n, nil
 }
 
 // accumulate adds the per-thread counter deltas between two readings. A

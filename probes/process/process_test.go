@@ -164,19 +164,6 @@ func TestParseStat(t *testing.T) {
 	}
 }
 
-func TestParseStatus(t *testing.T) {
-	in := "Name:\tmutex\nState:\tS (sleeping)\nTracerPid:\t0\nVmRSS:\t    1296 kB\nVmSwap:\t       0 kB\nThreads:\t5\nvoluntary_ctxt_switches:\t2\nnonvoluntary_ctxt_switches:\t7\n"
-	s, err := parseStatus([]byte(in))
-	if err != nil || s.Name != "mutex" || s.VmRSSKB != 1296 || s.Threads != 5 || s.Voluntary != 2 || s.Involuntary != 7 || !s.HasRSS || !s.HasCtxt {
-		t.Fatalf("%+v %v", s, err)
-	}
-	for _, in := range []string{"", "garbage", "Name:\tx\nVmRSS:\t12 MB\n", "Name:\tx\nThreads:\tmany\n", "Name:\tx\nvoluntary_ctxt_switches:\t-1\n"} {
-		if _, err := parseStatus([]byte(in)); err == nil {
-			t.Errorf("%q: no error", in)
-		}
-	}
-}
-
 func TestParseIO(t *testing.T) {
 	in := "rchar: 3980\nwchar: 0\nsyscr: 8\nsyscw: 0\nread_bytes: 16384\nwrite_bytes: 55726080\ncancelled_write_bytes: 0\n"
 	p, err := parseIO([]byte(in))
@@ -198,11 +185,6 @@ func FuzzParseStat(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) { parseStat(b) })
 }
 
-func FuzzParseStatus(f *testing.F) {
-	f.Add([]byte("Name:\tmutex\nState:\tS (sleeping)\nVmRSS:\t    1296 kB\nThreads:\t5\nvoluntary_ctxt_switches:\t2\n"))
-	f.Fuzz(func(t *testing.T, b []byte) { parseStatus(b) })
-}
-
 // The per-thread fast paths agree with the full parsers on every recorded
 // stat and status file, and on hostile lines.
 func TestTaskFastParsersAgree(t *testing.T) {
@@ -219,10 +201,10 @@ func TestTaskFastParsersAgree(t *testing.T) {
 		}
 	}
 	for _, b := range statuses {
-		s, err := parseStatus(b)
+		s, err := probe.ParseProcStatus(b)
 		vol, invol, ok := taskCtxtSwitches(b)
 		if err != nil || ok != s.HasCtxt || vol != s.Voluntary || invol != s.Involuntary {
-			t.Errorf("%q: taskCtxtSwitches %d %d %v, parseStatus %+v %v", b, vol, invol, ok, s, err)
+			t.Errorf("%q: taskCtxtSwitches %d %d %v, ParseProcStatus %+v %v", b, vol, invol, ok, s, err)
 		}
 	}
 	for _, in := range []string{"", "voluntary_ctxt_switches:\t2\n", "x\nvoluntary_ctxt_switches:\t-2\nnonvoluntary_ctxt_switches:\t7\n",

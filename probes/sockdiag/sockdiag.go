@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"io/fs"
 	"net/netip"
-	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -49,8 +48,7 @@ const (
 	rescanMin   = 100 * time.Millisecond
 	rescanEvery = 250 * time.Millisecond
 	rescanPerFD = 250 * time.Microsecond
-	// maxFDs bounds the descriptors resolved; maxConns the connections tracked.
-	maxFDs   = 100000
+	// maxConns bounds the connections tracked.
 	maxConns = 20000
 	// maxListeners bounds the namespace's listeners kept to name local peers.
 	maxListeners = 4096
@@ -261,7 +259,7 @@ func (r *reader) open(h probe.Host) error {
 		return errNoNetlink
 	}
 	pid := strconv.Itoa(r.pid)
-	theirs, err := os.Readlink(h.Path("proc", pid, "ns", "net"))
+	theirs, err := h.Readlink("proc", pid, "ns", "net")
 	if err != nil {
 		return fmt.Errorf("network namespace of process %d: %w", r.pid, err)
 	}
@@ -269,7 +267,7 @@ func (r *reader) open(h probe.Host) error {
 		return fmt.Errorf("%w: /proc/%d/ns/net is %q", errNotNamespace, r.pid, theirs)
 	}
 	ns := h.Path("proc", pid, "ns", "net")
-	if ours, err := os.Readlink(h.Path("proc", "self", "ns", "net")); err == nil && ours == theirs {
+	if ours, err := h.Readlink("proc", "self", "ns", "net"); err == nil && ours == theirs {
 		ns = "" // ours: no setns, works without privileges
 	}
 	c, err := h.SockDiag(ns)
@@ -297,7 +295,7 @@ func (r *reader) scanFDs(h probe.Host) error {
 	var firstErr error
 	for _, pid := range r.pids {
 		ps := strconv.Itoa(pid)
-		names, err := h.DirNames(maxFDs, "proc", ps, "fd")
+		names, err := h.DirNames(probe.MaxFDs, "proc", ps, "fd")
 		if err != nil {
 			if firstErr == nil {
 				firstErr = fmt.Errorf("descriptors of process %d: %w", pid, err)
@@ -306,9 +304,8 @@ func (r *reader) scanFDs(h probe.Host) error {
 		}
 		read++
 		fds += len(names)
-		dir := h.Path("proc", ps, "fd")
 		for _, n := range names {
-			if link, err := os.Readlink(dir + "/" + n); err == nil {
+			if link, err := h.Readlink("proc", ps, "fd", n); err == nil {
 				if ino, ok := probe.SocketInode(link); ok {
 					inodes[ino] = pid
 				}
@@ -456,13 +453,13 @@ func (r *reader) resolve(h probe.Host, c *conn) {
 // the listener's user first; the full scan after it reads at most
 // maxOwnerLinks links.
 func FindOwner(h probe.Host, inode uint64, uid uint32) Owner {
-	procs, err := os.ReadDir(h.Path("proc"))
+	procs, err := h.ReadDir(probe.MaxProcesses, "proc")
 	if err != nil {
 		return Owner{}
 	}
 	want := "socket:[" + strconv.FormatUint(inode, 10) + "]"
 	found := func(pid string, fd string) bool {
-		link, err := os.Readlink(h.Path("proc", pid, "fd", fd))
+		link, err := h.Readlink("proc", pid, "fd", fd)
 		return err == nil && link == want
 	}
 	named := func(pid string) Owner {
@@ -493,12 +490,12 @@ func FindOwner(h probe.Host, inode uint64, uid uint32) Owner {
 	}
 	budget := maxOwnerLinks
 	for _, pid := range pids {
-		fds, err := os.ReadDir(h.Path("proc", pid, "fd"))
+		fds, err := h.DirNames(budget, "proc", pid, "fd")
 		if err != nil {
 			continue
 		}
-		for _, fd := range fds[:min(len(fds), max(budget, 0))] {
-			if n, _ := strconv.Atoi(fd.Name()); n >= 16 && found(pid, fd.Name()) {
+		for _, fd := range fds {
+			if n, _ := strconv.Atoi(fd); n >= 16 && found(pid, fd) {
 				return named(pid)
 			}
 		}

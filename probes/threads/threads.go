@@ -22,7 +22,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -219,7 +218,7 @@ func (r *reader) Read(ctx context.Context, h probe.Host) {
 		if k, ok := fdCache[fd]; ok {
 			return k
 		}
-		link, err := os.Readlink(h.Path("proc", strconv.Itoa(r.pid), "fd", strconv.Itoa(fd)))
+		link, err := h.Readlink("proc", strconv.Itoa(r.pid), "fd", strconv.Itoa(fd))
 		k := fdUnknown
 		if err == nil {
 			k = kindOfLink(link)
@@ -423,12 +422,7 @@ func (r *reader) taskIDs(h probe.Host) ([]int, error) {
 	if r.tids != nil && h.Now.Sub(r.listedAt) < relistEvery {
 		return r.tids, nil
 	}
-	d, err := os.Open(h.Path("proc", strconv.Itoa(r.pid), "task"))
-	if err != nil {
-		return nil, err
-	}
-	names, err := d.Readdirnames(-1)
-	d.Close()
+	names, err := h.DirNames(probe.MaxThreads, "proc", strconv.Itoa(r.pid), "task")
 	if err != nil {
 		return nil, err
 	}

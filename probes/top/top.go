@@ -37,8 +37,7 @@ type Process struct {
 }
 
 const (
-	maxTop   = 5
-	maxProcs = 100000
+	maxTop = 5
 	// USER_HZ: utime and stime in /proc/PID/stat count these.
 	ticksPerSecond = 100
 )
@@ -69,7 +68,7 @@ func (r *reader) Read(ctx context.Context, h probe.Host) {
 	if r.seen == nil {
 		r.seen, r.first = map[int]*proc{}, h.Now
 	}
-	names, err := h.DirNames(maxProcs, "proc")
+	names, err := h.DirNames(probe.MaxProcesses, "proc")
 	if err != nil {
 		if r.scans == 0 {
 			r.err = err
