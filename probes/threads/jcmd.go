@@ -12,10 +12,15 @@ package threads
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/diagnose-sh/diagnose/probes/probe"
 )
@@ -101,4 +106,73 @@ func parseThreadDump(b []byte) (monitorDump, error) {
 		d.Holder = holders[m]
 	}
 	return d, nil
+}
+
+var jvmFields = []string{"jvm_blocked_threads", "jvm_top_monitor", "jvm_top_monitor_waiters", "jvm_blocked_at", "jvm_monitor_holder"}
+
+// isJVM says whether the target runs a JVM launcher (java).
+func isJVM(h probe.Host, pid int) bool {
+	b, err := h.ReadFile("proc", strconv.Itoa(pid), "cmdline")
+	if err != nil {
+		return false
+	}
+	argv0, _, _ := strings.Cut(string(b), "\x00")
+	return filepath.Base(argv0) == "java"
+}
+
+// AfterWindow takes a jcmd thread dump of a JVM (--jcmd) right after the
+// window, never during it: jcmd attaches, and a safepoint pauses every Java
+// thread.
+func (r *reader) AfterWindow(ctx context.Context, _ probe.Host) {
+	if !r.isJVM || !r.jcmd || r.run == nil || r.ended {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	r.dump, r.dumpErr = r.run(ctx, "jcmd", strconv.Itoa(r.pid), "Thread.print")
+	r.dumped = true
+}
+
+// jvmEvidence reads the thread dump taken after the window.
+func (r *reader) jvmEvidence(f *Facts, st probe.Statuses) {
+	set := func(s probe.Status) {
+		for _, k := range jvmFields {
+			st[k] = s
+		}
+	}
+	switch {
+	case !r.isJVM:
+		set(probe.Status{State: probe.Unavailable, Reason: "the target is not a JVM"})
+		return
+	case !r.jcmd:
+		set(probe.Status{State: probe.Unavailable, Reason: "no thread dump: jcmd was not allowed",
+			Fix: "pass --jcmd (jcmd attaches: the JVM starts a listener and pauses briefly for the dump)"})
+		return
+	case r.run == nil || r.ended:
+		set(probe.Status{State: probe.Unavailable, Reason: "jcmd cannot be run here (or the process ended)"})
+		return
+	case !r.dumped:
+		set(probe.Status{State: probe.Unavailable, Reason: probe.CutByTimeout, Fix: "raise --timeout"})
+		return
+	}
+	out, err := r.dump, r.dumpErr
+	d, perr := parseThreadDump(out)
+	if perr != nil {
+		reason := strings.TrimSpace(string(out))
+		if i := strings.IndexByte(reason, '\n'); i >= 0 {
+			reason = reason[:i]
+		}
+		switch {
+		case errors.Is(err, fs.ErrNotExist) || strings.Contains(reason, "executable file not found"):
+			set(probe.Status{State: probe.Unavailable, Reason: "jcmd is not installed", Fix: "install the JDK (openjdk-17-jdk-headless) that matches the JVM"})
+		default:
+			set(probe.Status{State: probe.Unavailable, Reason: "jcmd Thread.print failed: " + probe.Truncate(reason)})
+		}
+		return
+	}
+	f.JVMBlockedThreads = d.Blocked
+	f.JVMTopMonitor = probe.Sanitize(d.TopMonitor)
+	f.JVMTopMonitorWaiters = d.TopWaiters
+	f.JVMBlockedAt = probe.Sanitize(d.BlockedAt)
+	f.JVMMonitorHolder = probe.Sanitize(d.Holder)
 }
