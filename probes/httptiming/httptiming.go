@@ -540,20 +540,11 @@ func listenOverflows(h probe.Host) int64 {
 	if err != nil {
 		return 0
 	}
-	lines := strings.Split(string(b), "\n")
-	for i := 0; i+1 < len(lines); i++ {
-		if !strings.HasPrefix(lines[i], "TcpExt:") || !strings.HasPrefix(lines[i+1], "TcpExt:") {
-			continue
-		}
-		names, values := strings.Fields(lines[i]), strings.Fields(lines[i+1])
-		for j, n := range names {
-			if n == "ListenOverflows" && j < len(values) {
-				v, _ := strconv.ParseInt(values[j], 10, 64)
-				return v
-			}
-		}
+	m, err := probe.HeaderValues(b, "/proc/net/netstat")
+	if err != nil {
+		return 0
 	}
-	return 0
+	return m["TcpExt.ListenOverflows"]
 }
 
 // local finds the listener on this host that the requests connected to, and

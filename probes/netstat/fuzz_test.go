@@ -15,7 +15,7 @@ func FuzzNetFiles(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		parseSockets(b)
-		parseSNMP(b)
+		probe.HeaderValues(b, "fuzz")
 		parseSNMP6(b)
 		probe.SocketInode(string(b))
 	})

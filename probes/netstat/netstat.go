@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -145,9 +146,9 @@ func (r *reader) readCounters(h probe.Host) (*counters, error) {
 		if err != nil {
 			return nil, err
 		}
-		m, err := parseSNMP(b)
+		m, err := probe.HeaderValues(b, "/"+path.Join(append(dir, name)...))
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
+			return nil, err
 		}
 		for k, v := range m {
 			c.snmp[k] = v

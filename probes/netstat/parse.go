@@ -177,32 +177,6 @@ func parseAddrPort(s string) (netip.AddrPort, error) {
 	return netip.AddrPortFrom(addr, uint16(port)), nil
 }
 
-// parseSNMP parses header/value line pairs ("Tcp: A B" / "Tcp: 1 2") into
-// "Tcp.A" -> value.
-func parseSNMP(b []byte) (map[string]int64, error) {
-	out := map[string]int64{}
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) < 2 || len(lines)%2 != 0 {
-		return nil, fmt.Errorf("%w: snmp: %d lines, want header/value pairs", probe.ErrFormat, len(lines))
-	}
-	for i := 0; i+1 < len(lines); i += 2 {
-		h := strings.Fields(lines[i])
-		v := strings.Fields(lines[i+1])
-		if len(h) == 0 || len(h) != len(v) || h[0] != v[0] || !strings.HasSuffix(h[0], ":") {
-			return nil, fmt.Errorf("%w: snmp: mismatched lines %q", probe.ErrFormat, probe.Truncate(lines[i]))
-		}
-		prefix := strings.TrimSuffix(h[0], ":")
-		for j := 1; j < len(h); j++ {
-			n, err := strconv.ParseInt(v[j], 10, 64)
-			if err != nil {
-				return nil, fmt.Errorf("%w: snmp %s.%s: %q", probe.ErrFormat, prefix, h[j], v[j])
-			}
-			out[prefix+"."+h[j]] = n
-		}
-	}
-	return out, nil
-}
-
 // parseSNMP6 parses "Key value" lines.
 func parseSNMP6(b []byte) (map[string]int64, error) {
 	out := map[string]int64{}

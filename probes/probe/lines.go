@@ -116,3 +116,34 @@ func ParseProcStatus(b []byte) (ProcStatus, error) {
 	}
 	return s, err
 }
+
+// HeaderValues parses a table of header and value line pairs, the format
+// of /proc/net/snmp and /proc/net/netstat:
+//
+//	Tcp: RtoAlgorithm RtoMin ... RetransSegs
+//	Tcp: 1 200 ... 1583
+//
+// into "Tcp.RetransSegs" -> 1583. what names the file in errors.
+func HeaderValues(b []byte, what string) (map[string]int64, error) {
+	out := map[string]int64{}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) < 2 || len(lines)%2 != 0 {
+		return nil, fmt.Errorf("%w: %s: %d lines, want header/value pairs", ErrFormat, what, len(lines))
+	}
+	for i := 0; i+1 < len(lines); i += 2 {
+		h := strings.Fields(lines[i])
+		v := strings.Fields(lines[i+1])
+		if len(h) == 0 || len(h) != len(v) || h[0] != v[0] || !strings.HasSuffix(h[0], ":") {
+			return nil, fmt.Errorf("%w: %s: mismatched lines %q", ErrFormat, what, Truncate(lines[i]))
+		}
+		prefix := strings.TrimSuffix(h[0], ":")
+		for j := 1; j < len(h); j++ {
+			n, err := strconv.ParseInt(v[j], 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %s %s.%s: %q", ErrFormat, what, Truncate(prefix), Truncate(h[j]), Truncate(v[j]))
+			}
+			out[prefix+"."+h[j]] = n
+		}
+	}
+	return out, nil
+}

@@ -57,10 +57,31 @@ func TestColonValues(t *testing.T) {
 	}
 }
 
+func TestHeaderValues(t *testing.T) {
+	m, err := HeaderValues([]byte("Tcp: RtoAlgorithm OutSegs RetransSegs\nTcp: 1 1583 -1\nUdp: InErrors\nUdp: 4994\n"), "/proc/net/snmp")
+	if err != nil || len(m) != 4 || m["Tcp.OutSegs"] != 1583 || m["Tcp.RetransSegs"] != -1 || m["Udp.InErrors"] != 4994 {
+		t.Fatalf("%v %v", m, err)
+	}
+	for in, msg := range map[string]string{
+		"":                       "/proc/net/snmp: 1 lines, want header/value pairs",
+		"Tcp: A B\n":             "/proc/net/snmp: 1 lines, want header/value pairs",
+		"Tcp: A B\nTcp: 1\n":     `/proc/net/snmp: mismatched lines "Tcp: A B"`,
+		"Tcp: A\nUdp: 1\n":       `/proc/net/snmp: mismatched lines "Tcp: A"`,
+		"Tcp: A\nTcp: x\n":       `/proc/net/snmp Tcp.A: "x"`,
+		"Tcp A\nTcp 1\n":         `/proc/net/snmp: mismatched lines "Tcp A"`,
+		"Tcp: \x1b[2J\nTcp: x\n": `/proc/net/snmp Tcp.\x1b[2J: "x"`,
+	} {
+		if _, err := HeaderValues([]byte(in), "/proc/net/snmp"); !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), msg) {
+			t.Errorf("%q: %v, want %s", in, err, msg)
+		}
+	}
+}
+
 func FuzzParseProcStatus(f *testing.F) {
 	f.Add([]byte("Name:\tmutex\nState:\tS (sleeping)\nVmRSS:\t    1296 kB\nThreads:\t5\nvoluntary_ctxt_switches:\t2\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ParseProcStatus(b)
 		KeyValues(b, "fuzz", func(string, string) error { return nil })
+		HeaderValues(b, "fuzz")
 	})
 }
