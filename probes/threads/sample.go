@@ -81,29 +81,7 @@ func (r *reader) Read(ctx context.Context, h probe.Host) {
 			a = &threadAcc{}
 			r.acc[tid] = a
 		}
-		a.samples++
-		a.cls[c]++
-		a.blocked = smp.state == 'S' || smp.state == 'D'
-		a.held = smp
-		if c == clsLock {
-			a.lock++
-			if addr, mutex, ok := futexWait(smp.sc); ok {
-				futexGroups[addr]++
-				if mutex {
-					r.mutexWaits++
-				}
-			}
-		}
-		if a.blocked {
-			if smp.wchan != "" && smp.wchan != "0" {
-				r.wchans[smp.wchan] += smp.wchanWeight
-			}
-			if sc := smp.sc; sc != nil && !sc.Running && !sc.Outside {
-				r.syscalls[syscallName(sc.Nr)]++
-			} else if sc != nil && sc.Outside {
-				r.syscalls["(page fault)"]++
-			}
-		}
+		r.account(a, smp, c, futexGroups)
 		if schedErr == nil {
 			if !a.hasFirst {
 				a.first, a.firstAt, a.hasFirst = sched, h.Now, true
@@ -118,6 +96,41 @@ func (r *reader) Read(ctx context.Context, h probe.Host) {
 		}
 		return
 	}
+	r.endRound(h, seen, futexGroups)
+}
+
+// account adds one thread's sample of this round to its accumulator and to
+// the process's wait counts; futexGroups counts the lock waiters per futex.
+func (r *reader) account(a *threadAcc, smp sample, c class, futexGroups map[uint64]int) {
+	a.samples++
+	a.cls[c]++
+	a.blocked = smp.state == 'S' || smp.state == 'D'
+	a.held = smp
+	if c == clsLock {
+		a.lock++
+		if addr, mutex, ok := futexWait(smp.sc); ok {
+			futexGroups[addr]++
+			if mutex {
+				r.mutexWaits++
+			}
+		}
+	}
+	if !a.blocked {
+		return
+	}
+	if smp.wchan != "" && smp.wchan != "0" {
+		r.wchans[smp.wchan] += smp.wchanWeight
+	}
+	if sc := smp.sc; sc != nil && !sc.Running && !sc.Outside {
+		r.syscalls[syscallName(sc.Nr)]++
+	} else if sc != nil && sc.Outside {
+		r.syscalls["(page fault)"]++
+	}
+}
+
+// endRound records a round of seen threads: the futex most waited on, the
+// target's name at the first round, and when the next round may come.
+func (r *reader) endRound(h probe.Host, seen int, futexGroups map[uint64]int) {
 	best, bestAddr := 0, uint64(0)
 	for addr, n := range futexGroups {
 		if n > best || n == best && addr < bestAddr {
