@@ -5,7 +5,9 @@ import (
 	"maps"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -148,5 +150,42 @@ func TestFixtureValues(t *testing.T) {
 	_, st = replay(t, "sys-idle", "t0")
 	if st[""].State != probe.Unavailable {
 		t.Errorf("one reading: %+v", st)
+	}
+}
+
+// A --root can hold FIFOs where gopsutil's disk reader looked for a device's
+// udev data and serial (it opened them and blocked): the probe reads only
+// /sys/block and /proc/diskstats, bounded, and finishes.
+func TestHostileRootDoesNotBlock(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"proc", "sys/block/vda", "run/udev/data", "sys/dev/block/254:0/device", "dev"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, fifo := range []string{"run/udev/data/b254:0", "sys/dev/block/254:0/device/serial", "sys/dev/block/254:0/device/model", "dev/vda"} {
+		if err := syscall.Mkfifo(filepath.Join(root, fifo), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan Facts)
+	go func() {
+		r := New(probe.Target{}, probe.Options{})
+		for i, line := range []string{" 254 0 vda 10 0 80 5 0 0 0 0 0 4 5 0 0 0 0\n", " 254 0 vda 20 0 160 10 0 0 0 0 0 8 10 0 0 0 0\n"} {
+			if err := os.WriteFile(filepath.Join(root, "proc", "diskstats"), []byte(line), 0o644); err != nil {
+				t.Error(err)
+			}
+			r.Read(t.Context(), probe.Host{Root: root, Now: time.Unix(int64(i), 0)})
+		}
+		f, _ := r.Finish()
+		done <- f.(Facts)
+	}()
+	select {
+	case f := <-done:
+		if f.Count != 1 || f.Busiest.ReadsPerS != 10 {
+			t.Errorf("got %+v, want vda at 10 reads/s", f)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the disk probe blocked on a FIFO under the root")
 	}
 }
