@@ -243,8 +243,13 @@ func (h Host) CountDir(elem ...string) (int, error) {
 	for {
 		names, err := d.Readdirnames(1024)
 		n += len(names)
-		if err != nil || len(names) == 0 {
+		switch {
+		case err == io.EOF || len(names) == 0:
 			return n, nil
+		case err != nil && n == 0:
+			return 0, fmt.Errorf("read %s: %w", systemPath(elem), err)
+		case err != nil:
+			return n, nil // entries came and went: what was counted
 		}
 	}
 }
