@@ -180,14 +180,11 @@ const (
 	maxDirs   = 1024
 )
 
-// errCut is the process list the run's deadline left no time for.
-var errCut = errors.New(probe.CutByTimeout)
-
 // errNotApplicable marks a fact this cgroup version does not have.
 var errNotApplicable = errors.New("not available in this cgroup version")
 
 func statusFor(err error, what string) probe.Status {
-	if errors.Is(err, errNotApplicable) || errors.Is(err, errCut) {
+	if errors.Is(err, errNotApplicable) || errors.Is(err, probe.ErrCut) {
 		return probe.Status{State: probe.Unavailable, Reason: err.Error()}
 	}
 	return probe.StatusOf(err, what)

@@ -155,7 +155,7 @@ func ReadProcess(h probe.Host, pid int) (Process, error) {
 func (r *reader) processFacts(f *Facts, st probe.Statuses) {
 	p := r.procs
 	if !p.read {
-		p.err = errCut
+		p.err = probe.ErrCut
 	}
 	if p.err != nil {
 		s := statusFor(p.err, "cgroup processes")

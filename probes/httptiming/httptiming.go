@@ -118,7 +118,10 @@ type reader struct {
 	err       error // a request that cannot be built
 	overflowA int64
 	overflowB int64
-	host      probe.Host
+	// What AfterWindow took: the requests' results (final) and the local
+	// listener they connected to (server, nil when not looked up).
+	final  []result
+	server *server
 }
 
 // result is one request's phases.
@@ -134,7 +137,6 @@ type result struct {
 }
 
 func (r *reader) Read(ctx context.Context, h probe.Host) {
-	r.host = h
 	if r.req == nil {
 		return
 	}
@@ -181,8 +183,8 @@ func (r *reader) run(ctx context.Context, c *client) {
 
 // AfterWindow waits for the requests still running when the window ended,
 // as long as the run's deadline (--timeout; by default the window + 10 s)
-// allows.
-func (r *reader) AfterWindow(ctx context.Context, _ probe.Host) {
+// allows, then looks for a local listener at the address they reached.
+func (r *reader) AfterWindow(ctx context.Context, h probe.Host) {
 	if r.done == nil {
 		return
 	}
@@ -190,6 +192,17 @@ func (r *reader) AfterWindow(ctx context.Context, _ probe.Host) {
 	case <-r.done:
 	case <-ctx.Done():
 	}
+	r.final = r.resultsSoFar()
+	if a := addressOf(r.final); a != "" {
+		s := local(h, a)
+		r.server = &s
+	}
+}
+
+func (r *reader) resultsSoFar() []result {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]result(nil), r.results...)
 }
 
 func (r *reader) Finish() (any, probe.Statuses) {
@@ -203,16 +216,21 @@ func (r *reader) Finish() (any, probe.Statuses) {
 		st[""] = probe.Status{State: probe.Unavailable, Reason: r.err.Error()}
 		return f, st
 	}
-	r.mu.Lock()
-	results := append([]result(nil), r.results...)
-	r.mu.Unlock()
+	results := r.final
+	if results == nil {
+		results = r.resultsSoFar() // the after-window phase was cut
+	}
 	f.Unfinished = r.count() - len(results)
 	summarize(&f, results)
 	f.ListenOverflows = max(r.overflowB-r.overflowA, 0)
-	if f.Address != "" {
-		local(r.host, &f)
-	}
 	st[""] = probe.Status{State: probe.OK}
+	switch {
+	case r.server != nil:
+		f.ServerLocal, f.ServerPID, f.ServerName, f.ListenQueue = r.server.local, r.server.pid, r.server.name, r.server.queue
+	case f.Address != "":
+		cut := probe.StatusOf(probe.ErrCut, "")
+		st["server_local"], st["server_pid"], st["server_name"], st["listen_queue"] = cut, cut, cut, cut
+	}
 	if f.Responses == 0 {
 		reason := "no request got a response"
 		if f.FailureError != "" {
@@ -237,14 +255,22 @@ func methodOf(req *probe.HTTPRequest) string {
 	return http.MethodGet
 }
 
+// addressOf is the address the last request that connected reached.
+func addressOf(results []result) string {
+	for i := len(results) - 1; i >= 0; i-- {
+		if results[i].addr != "" {
+			return results[i].addr
+		}
+	}
+	return ""
+}
+
 // summarize takes the medians over the requests that got a response.
 func summarize(f *Facts, results []result) {
 	f.Requests = len(results)
+	f.Address = addressOf(results)
 	var dns, connect, tlsT, server, transfer, total []float64
 	for i, res := range results {
-		if res.addr != "" {
-			f.Address = res.addr
-		}
 		if i < maxEach {
 			rq := Request{DNSMs: ms(res.dns), ConnectMs: ms(res.connect), TLSMs: ms(res.tls), ServerMs: ms(res.server),
 				TransferMs: ms(res.transfer), TotalMs: ms(res.total), Status: res.status, Bytes: res.bytes,
@@ -549,10 +575,19 @@ func listenOverflows(h probe.Host) int64 {
 
 // local finds the listener on this host that the requests connected to, and
 // the process holding it.
-func local(h probe.Host, f *Facts) {
-	addr, err := netip.ParseAddrPort(f.Address)
+// server is the local listener requests connected to.
+type server struct {
+	local bool
+	pid   int
+	name  string
+	queue int64
+}
+
+func local(h probe.Host, address string) server {
+	var s server
+	addr, err := netip.ParseAddrPort(address)
 	if err != nil {
-		return
+		return s
 	}
 	addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
 	for _, table := range []string{"tcp", "tcp6"} {
@@ -569,14 +604,14 @@ func local(h probe.Host, f *Facts) {
 			if ln.Local.Port() != addr.Port() || !(la == addr.Addr() || la.IsUnspecified() && addr.Addr().IsLoopback()) {
 				continue
 			}
-			f.ServerLocal = true
-			f.ListenQueue = int64(ln.Queue)
+			s.local, s.queue = true, int64(ln.Queue)
 			if o := sockdiag.FindOwner(h, ln.Inode, ln.UID); o.PID > 0 {
-				f.ServerPID, f.ServerName = o.PID, o.Comm
+				s.pid, s.name = o.PID, o.Comm
 			}
-			return
+			return s
 		}
 	}
+	return s
 }
 
 // readCACert reads a PEM file of at most 1 MiB, never a FIFO.

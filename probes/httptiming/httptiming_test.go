@@ -19,18 +19,14 @@ import (
 // (3 connections waiting), held by pid 4242 (nginx); /proc/net/netstat.
 func TestLocalServer(t *testing.T) {
 	h := probe.Host{Root: probetest.Fixture(t, "http-local", "t0")}
-	f := Facts{Address: "127.0.0.1:18089"}
-	local(h, &f)
-	if !f.ServerLocal || f.ServerPID != 4242 || f.ServerName != "nginx" || f.ListenQueue != 3 {
-		t.Errorf("%+v", f)
+	if s := local(h, "127.0.0.1:18089"); s != (server{local: true, pid: 4242, name: "nginx", queue: 3}) {
+		t.Errorf("%+v", s)
 	}
-	f = Facts{Address: "127.0.0.1:18090"}
-	if local(h, &f); f.ServerLocal || f.ServerPID != 0 {
-		t.Errorf("another port: %+v", f)
+	if s := local(h, "127.0.0.1:18090"); s.local || s.pid != 0 {
+		t.Errorf("another port: %+v", s)
 	}
-	f = Facts{Address: "10.1.2.3:18089"}
-	if local(h, &f); f.ServerLocal {
-		t.Errorf("another host's address: %+v", f)
+	if s := local(h, "10.1.2.3:18089"); s.local {
+		t.Errorf("another host's address: %+v", s)
 	}
 	if n := listenOverflows(h); n != 0 {
 		t.Errorf("ListenOverflows %d, the recorded file has 0", n)
@@ -140,7 +136,7 @@ func TestAfterWindowWaitsForRequests(t *testing.T) {
 	r.Read(t.Context(), h)
 	r.Read(t.Context(), h) // the window ends while the first request is in flight
 	v, st := probe.Complete(t.Context(), r, h)
-	if f := v.(Facts); f.Responses != 3 || f.Unfinished != 0 || f.Failures != 0 || st[""].State != probe.OK {
+	if f := v.(Facts); f.Responses != 3 || f.Unfinished != 0 || f.Failures != 0 || st[""].State != probe.OK || len(st) != 1 {
 		t.Errorf("responses %d, unfinished %d, failures %d, %v; want 3, 0, 0", f.Responses, f.Unfinished, f.Failures, st)
 	}
 }

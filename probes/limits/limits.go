@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -93,11 +94,20 @@ type reader struct {
 	target      probe.Target
 	procs       []int        // the target's processes (a container's), main first
 	ours        map[int]bool // the same, as a set: whose children count
-	host        probe.Host   // of the first reading: where the limits are read
 	pidsDir     string       // the pids cgroup directory, "" without one
 	pidsErr     error
 	first, last *reading
 	st          probe.Statuses
+	// end holds the files read right after the window (AfterWindow), by
+	// path; zombieParents the last reading's parents of zombies, named.
+	end           map[string]endFile
+	zombieParents []ZombieParent
+}
+
+// endFile is one file AfterWindow read.
+type endFile struct {
+	b   []byte
+	err error
 }
 
 // reading is one look at the counters that grow.
@@ -115,7 +125,6 @@ type reading struct {
 }
 
 func (r *reader) Read(ctx context.Context, h probe.Host) {
-	r.host = h // Finish reads the limits as they are at the last reading
 	if r.st == nil {
 		r.st = probe.Statuses{}
 		var loc cgroup.Location
@@ -281,6 +290,41 @@ func limitValue(s string) int64 {
 	return n
 }
 
+// AfterWindow reads what the last reading is compared with: the limits of
+// the target's processes, its cgroup's pids.max and pids.events, the
+// system's maxima, and the names of the zombies' parents.
+func (r *reader) AfterWindow(_ context.Context, h probe.Host) {
+	r.end = map[string]endFile{}
+	read := func(elem ...string) {
+		b, err := h.ReadFile(elem...)
+		r.end[path.Join(elem...)] = endFile{b, err}
+	}
+	for _, pid := range r.procs {
+		read("proc", strconv.Itoa(pid), "limits")
+	}
+	if r.pidsDir != "" {
+		read(r.pidsDir, "pids.max")
+		read(r.pidsDir, "pids.events")
+	}
+	read("proc", "sys", "kernel", "threads-max")
+	read("proc", "sys", "kernel", "pid_max")
+	read("proc", "sys", "fs", "file-nr")
+	read("proc", "meminfo")
+	if r.last != nil {
+		r.zombieParents = topParents(h, r.last.parents)
+	}
+}
+
+// file is what AfterWindow read at elem: probe.ErrCut when the run's
+// deadline came before it.
+func (r *reader) file(elem ...string) ([]byte, error) {
+	f, ok := r.end[path.Join(elem...)]
+	if !ok {
+		return nil, probe.ErrCut
+	}
+	return f.b, f.err
+}
+
 func (r *reader) Finish() (any, probe.Statuses) {
 	st := r.st
 	if st == nil {
@@ -322,7 +366,7 @@ func (r *reader) Finish() (any, probe.Statuses) {
 	f.Tasks, f.TasksPerS = b.tasks, rate(float64(a.tasks), float64(b.tasks))
 	f.ForksPerS = rate(float64(a.forks), float64(b.forks))
 	f.Zombies, f.ZombiesPerS = b.zombies, rate(float64(a.zombies), float64(b.zombies))
-	f.ZombieParents = topParents(r.host, b.parents)
+	f.ZombieParents = r.zombieParents
 	if len(f.ZombieParents) > 0 {
 		f.TopZombieParent = f.ZombieParents[0]
 	}
@@ -359,7 +403,7 @@ func (r *reader) nearestLimit(b *reading) int {
 	}
 	best, bestPct := r.target.PID, -1.0
 	for _, pid := range r.procs {
-		l, err := r.host.ReadFile("proc", strconv.Itoa(pid), "limits")
+		l, err := r.file("proc", strconv.Itoa(pid), "limits")
 		if _, seen := b.fds[pid]; !seen || err != nil {
 			continue
 		}
@@ -373,7 +417,7 @@ func (r *reader) nearestLimit(b *reading) int {
 }
 
 func (r *reader) targetLimits(f *Facts, st probe.Statuses) {
-	b, err := r.host.ReadFile("proc", strconv.Itoa(f.PID), "limits")
+	b, err := r.file("proc", strconv.Itoa(f.PID), "limits")
 	if err == nil && len(ParseLimits(b)) == 0 {
 		err = errNoLimits
 	}
@@ -425,7 +469,7 @@ func (r *reader) pids(f *Facts, st probe.Statuses, perS float64, current int64) 
 		return // no pids controller here (or not for this cgroup): nothing limits the tasks
 	}
 	f.PIDsCgroup, f.PIDsCurrent, f.PIDsPerS = r.pidsDir, current, perS
-	b, err := r.host.ReadFile(r.pidsDir, "pids.max")
+	b, err := r.file(r.pidsDir, "pids.max")
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) { // the root cgroup has no pids.max
 			st["pids_max"] = probe.StatusOf(err, r.pidsDir+"/pids.max")
@@ -440,7 +484,7 @@ func (r *reader) pids(f *Facts, st probe.Statuses, perS float64, current int64) 
 		}
 		f.PIDsLimited, f.PIDsMax, f.PIDsPct = true, n, pct(current, n)
 	}
-	if b, err := r.host.ReadFile(r.pidsDir, "pids.events"); err == nil {
+	if b, err := r.file(r.pidsDir, "pids.events"); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
 			if v, ok := strings.CutPrefix(line, "max "); ok {
 				f.PIDsMaxEvents, _ = strconv.ParseInt(strings.TrimSpace(v), 10, 64)
@@ -451,9 +495,8 @@ func (r *reader) pids(f *Facts, st probe.Statuses, perS float64, current int64) 
 
 // system fills the system-wide limits.
 func (r *reader) system(f *Facts, st probe.Statuses) {
-	h := r.host
 	num := func(path ...string) (int64, error) {
-		b, err := h.ReadFile(path...)
+		b, err := r.file(path...)
 		if err != nil {
 			return 0, err
 		}
@@ -475,7 +518,7 @@ func (r *reader) system(f *Facts, st probe.Statuses) {
 		f.TasksPct = pct(f.Tasks, f.TasksMax)
 	}
 	// file-nr: allocated, free (always 0 since 2.6), max.
-	if b, err := h.ReadFile("proc", "sys", "fs", "file-nr"); err == nil {
+	if b, err := r.file("proc", "sys", "fs", "file-nr"); err == nil {
 		if fl := bytes.Fields(b); len(fl) >= 3 {
 			f.FileHandles, _ = strconv.ParseInt(string(fl[0]), 10, 64)
 			f.FileMax, _ = strconv.ParseInt(string(fl[2]), 10, 64)
@@ -485,7 +528,7 @@ func (r *reader) system(f *Facts, st probe.Statuses) {
 		s := probe.StatusOf(err, "/proc/sys/fs/file-nr")
 		st["file_handles"], st["file_max"], st["file_handles_pct"] = s, s, s
 	}
-	if b, err := h.ReadFile("proc", "meminfo"); err == nil {
+	if b, err := r.file("proc", "meminfo"); err == nil {
 		probe.ColonValues(b, func(name, v string) error {
 			kb, _ := probe.ParseKB(v)
 			switch name {

@@ -1,6 +1,8 @@
 package limits
 
 import (
+	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -166,5 +168,33 @@ func TestSeveralProcesses(t *testing.T) {
 	}
 	if f.ZombieChildren != 9 || f.Children != 10 {
 		t.Errorf("children %d, zombies %d", f.Children, f.ZombieChildren)
+	}
+}
+
+// The limits are read after the window; a run whose deadline came first
+// says so for each fact that needs them, and still gives the counters.
+func TestCutBeforeTheLimitsAreRead(t *testing.T) {
+	r := New(probe.Target{PID: os.Getpid()}, probe.Options{})
+	h := probe.Host{Root: "/", Now: time.Now()}
+	r.Read(t.Context(), h)
+	h.Now = h.Now.Add(time.Second)
+	r.Read(t.Context(), h)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	v, st := probe.Complete(ctx, r, h)
+	f := v.(Facts)
+	for _, k := range []string{"open_files_soft", "open_files_pct", "tasks_max", "file_max", "committed_pct"} {
+		if st[k].State != probe.Unavailable || st[k].Reason != probe.CutByTimeout {
+			t.Errorf("%s: %+v, want unavailable: %s", k, st[k], probe.CutByTimeout)
+		}
+	}
+	if st[""].State != probe.OK || f.OpenFiles == 0 || f.Tasks == 0 {
+		t.Errorf("the readings' own counters: %v, open files %d, tasks %d", st[""], f.OpenFiles, f.Tasks)
+	}
+	r = New(probe.Target{PID: os.Getpid()}, probe.Options{})
+	r.Read(t.Context(), h)
+	v, st = probe.Complete(t.Context(), r, h)
+	if f := v.(Facts); f.OpenFilesSoft <= 0 || f.TasksMax <= 0 || st["open_files_soft"].State != "" && st["open_files_soft"].State != probe.OK {
+		t.Errorf("not cut: soft %d, tasks max %d, %+v", f.OpenFilesSoft, f.TasksMax, st["open_files_soft"])
 	}
 }

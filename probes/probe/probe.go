@@ -75,6 +75,10 @@ func Complete(ctx context.Context, r Reader, h Host) (any, Statuses) {
 // deadline left no time for.
 const CutByTimeout = "the run's deadline (--timeout) or an interrupt came before this could be read after the window"
 
+// ErrCut is the error of a read the after-window phase did not get to;
+// StatusOf makes it unavailable with CutByTimeout and its fix.
+var ErrCut = errors.New(CutByTimeout)
+
 // Pacer is a Reader whose reading rate adapts (the thread sampler reads a
 // 200-thread process every 100 ms, not every 10 ms): the sampler waits
 // until NextRead instead of waking it for readings it would skip.
@@ -146,6 +150,8 @@ func StatusOf(err error, what string) Status {
 	switch {
 	case err == nil:
 		return Status{State: OK}
+	case errors.Is(err, ErrCut):
+		return Status{State: Unavailable, Reason: CutByTimeout, Fix: "raise --timeout"}
 	case errors.Is(err, fs.ErrPermission):
 		return Status{State: Unavailable, Reason: fmt.Sprintf("%s: permission denied", what), Fix: PtraceFix}
 	case errors.Is(err, ErrNoProcess):

@@ -50,7 +50,6 @@ type reader struct {
 	first, last time.Time
 	scans       int
 	seen        map[int]*proc
-	host        probe.Host
 	err         error
 }
 
@@ -64,7 +63,6 @@ type proc struct {
 }
 
 func (r *reader) Read(ctx context.Context, h probe.Host) {
-	r.host = h
 	if r.seen == nil {
 		r.seen, r.first = map[int]*proc{}, h.Now
 	}
