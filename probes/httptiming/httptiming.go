@@ -193,7 +193,7 @@ func (r *reader) AfterWindow(ctx context.Context, h probe.Host) {
 	case <-ctx.Done():
 	}
 	r.final = r.resultsSoFar()
-	if a := addressOf(r.final); a != "" {
+	if a := addressOf(r.final); a != "" && ctx.Err() == nil {
 		s := local(h, a)
 		r.server = &s
 	}
