@@ -194,6 +194,15 @@ func read(h probe.Host, dir, file string) ([]byte, error) {
 	return h.ReadFile(dir, file)
 }
 
+// readKV reads a "key value" file of dir (memory.stat, cpu.stat).
+func readKV(h probe.Host, dir, file string) (map[string]uint64, error) {
+	b, err := read(h, dir, file)
+	if err != nil {
+		return nil, err
+	}
+	return parseKV(b)
+}
+
 func readVM(h probe.Host) (VM, error) {
 	var v VM
 	var errs []error

@@ -68,10 +68,8 @@ func readCPU(h probe.Host, loc Location) cpuReading {
 		c.quotaErr = nil
 	}
 	// cpu.stat: throttling (and v2 usage).
-	kv := map[string]uint64{}
-	if b, err := read(h, d, "cpu.stat"); err != nil {
-		c.throttleErr = err
-	} else if kv, err = parseKV(b); err != nil {
+	kv, err := readKV(h, d, "cpu.stat")
+	if err != nil {
 		c.throttleErr = err
 	} else if loc.Version == 2 {
 		if _, ok := kv["nr_periods"]; !ok {
@@ -97,12 +95,8 @@ func readCPU(h probe.Host, loc Location) cpuReading {
 		c.usageNs, c.usageErr = parseUint(b)
 	} else if loc.UnifiedDir != "" {
 		// Hybrid: the controller-less v2 tree still counts usage_usec.
-		if b, err2 := read(h, loc.UnifiedDir, "cpu.stat"); err2 == nil {
-			if kv, err3 := parseKV(b); err3 == nil && kv["usage_usec"] > 0 {
-				c.usageNs = kv["usage_usec"] * 1000
-			} else {
-				c.usageErr = err
-			}
+		if kv, err2 := readKV(h, loc.UnifiedDir, "cpu.stat"); err2 == nil && kv["usage_usec"] > 0 {
+			c.usageNs = kv["usage_usec"] * 1000
 		} else {
 			c.usageErr = err
 		}

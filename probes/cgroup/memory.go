@@ -38,11 +38,7 @@ func readMemory(h probe.Host, loc Location) memReading {
 		}
 		num(h, d, "memory.current", &m.usage, "memory_usage_bytes", miss)
 		num(h, d, "memory.peak", &m.peak, "memory_peak_bytes", miss)
-		if b, err := read(h, d, "memory.events"); err != nil {
-			miss("oom_events", err)
-			miss("oom_kills", err)
-			miss("memory_limit_hits", err)
-		} else if kv, err := parseKV(b); err != nil {
+		if kv, err := readKV(h, d, "memory.events"); err != nil {
 			miss("oom_events", err)
 			miss("oom_kills", err)
 			miss("memory_limit_hits", err)
@@ -52,9 +48,7 @@ func readMemory(h probe.Host, loc Location) memReading {
 		v1NA := fmt.Errorf("%w: cgroup v1 only", errNotApplicable)
 		miss("under_oom", v1NA)
 		miss("oom_kill_disabled", v1NA)
-		if b, err := read(h, d, "memory.stat"); err != nil {
-			miss("memory_stat", err)
-		} else if kv, err := parseKV(b); err != nil {
+		if kv, err := readKV(h, d, "memory.stat"); err != nil {
 			miss("memory_stat", err)
 		} else {
 			s := &m.stat
@@ -88,11 +82,7 @@ func readMemory(h probe.Host, loc Location) memReading {
 	num(h, d, "memory.max_usage_in_bytes", &m.peak, "memory_peak_bytes", miss)
 	num(h, d, "memory.failcnt", &m.hits, "memory_limit_hits", miss)
 	miss("oom_events", fmt.Errorf("%w: cgroup v1 has no OOM event counter (memory.oom_control counts kills only)", errNotApplicable))
-	if b, err := read(h, d, "memory.oom_control"); err != nil {
-		miss("oom_kills", err)
-		miss("under_oom", err)
-		miss("oom_kill_disabled", err)
-	} else if kv, err := parseKV(b); err != nil {
+	if kv, err := readKV(h, d, "memory.oom_control"); err != nil {
 		miss("oom_kills", err)
 		miss("under_oom", err)
 		miss("oom_kill_disabled", err)
@@ -104,9 +94,7 @@ func readMemory(h probe.Host, loc Location) memReading {
 			miss("oom_kills", fmt.Errorf("%w: memory.oom_control has no oom_kill counter (needs Linux 4.13+)", errNotApplicable))
 		}
 	}
-	if b, err := read(h, d, "memory.stat"); err != nil {
-		miss("memory_stat", err)
-	} else if kv, err := parseKV(b); err != nil {
+	if kv, err := readKV(h, d, "memory.stat"); err != nil {
 		miss("memory_stat", err)
 	} else {
 		pick := func(k string) uint64 {
